@@ -1,0 +1,37 @@
+"""Photo -> detected faces -> aligned crops. The single preprocessing path used by the
+face cache (training, evaluation) and the TorchServe handler."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from model.alignment import FACE_SIZE, align_face, center_crop
+from model.detection import Face, FaceDetector, most_central
+
+
+@dataclass(frozen=True)
+class DetectedFace:
+    face: Face
+    crop: np.ndarray  # FACE_SIZE x FACE_SIZE x 3 BGR uint8, aligned
+
+
+class FacePipeline:
+    def __init__(self, detector: FaceDetector | None = None, size: int = FACE_SIZE) -> None:
+        self.detector = detector or FaceDetector()
+        self.size = size
+
+    def faces(self, image: np.ndarray, max_faces: int | None = None) -> list[DetectedFace]:
+        """Every face in the photo (largest first), each aligned."""
+        found = self.detector.detect(image)[:max_faces]
+        return [DetectedFace(face, align_face(image, face.landmarks, self.size)) for face in found]
+
+    def labelled_face(self, image: np.ndarray, choose: str = "central") -> tuple[np.ndarray, Face | None]:
+        """The one face a dataset photo is labelled with: the most central (LFW) or the
+        largest (CelebA). Without a detection, the documented fallback is the centre crop."""
+        found = self.detector.detect(image)
+        height, width = image.shape[:2]
+        face = most_central(found, width, height) if choose == "central" else (found[0] if found else None)
+        if face is None:
+            return center_crop(image, self.size), None
+        return align_face(image, face.landmarks, self.size), face
