@@ -5,7 +5,7 @@ PYTHON := $(VENV)/bin/python
 DATA_DIR ?= ../shared/data
 STAMP := $(VENV)/.installed
 
-.PHONY: install data pretrain finetune evaluate archive serve stop demo test clean
+.PHONY: install data pretrain finetune evaluate archive serve stop demo demo-eval test clean
 
 install: $(STAMP)
 
@@ -23,6 +23,7 @@ $(STAMP): requirements.txt requirements-nodeps.txt
 data: install
 	$(PYTHON) -m training.face_cache --data-dir $(DATA_DIR)
 
+# ARGS=--smoke: a tiny run (tests, CI); ARGS=--resume: continue from the last checkpoint.
 pretrain: install
 	$(PYTHON) -m pretrain.train $(ARGS)
 
@@ -32,17 +33,33 @@ finetune: install
 evaluate: install
 	$(PYTHON) -m finetune.evaluate $(ARGS)
 
-archive: install
-	@echo "archive: not implemented yet" >&2; exit 1
+ablation: install
+	$(PYTHON) -m finetune.ablation $(ARGS)
 
-serve: install
-	@echo "serve: not implemented yet" >&2; exit 1
+# The .mar files are rebuilt only when the weights, handler or model code change.
+MARS := model_store/face-verify.mar model_store/face-embed.mar
+MAR_DEPS := weights/face_embedder.pt $(wildcard model/*.py handler/*.py) handler/model-config.yaml scripts/archive.sh
+
+archive: install $(MARS)
+
+model_store/%.mar: $(MAR_DEPS) | $(STAMP)
+	VENV=$(VENV) bash scripts/archive.sh $* model_store
+
+serve: install $(MARS)
+	VENV=$(VENV) bash scripts/serve.sh start
 
 stop:
-	@echo "stop: not implemented yet" >&2; exit 1
+	VENV=$(VENV) bash scripts/serve.sh stop
 
-demo: install
-	@echo "demo: not implemented yet" >&2; exit 1
+# The 1 + 15 demo against the running server (started if needed). Own photos:
+# make demo REF=path/to/reference.jpg TESTS=path/to/folder. Writes reports/demo/.
+demo: serve
+	$(PYTHON) -m demo.run --data-dir "$(DATA_DIR)" $(if $(REF),--reference "$(REF)") $(if $(TESTS),--tests "$(TESTS)") $(ARGS)
+
+# The same protocol over SETS seeded LFW peopleDevTest sets -> reports/demo_eval.json.
+SETS ?= 50
+demo-eval: serve
+	$(PYTHON) -m demo.eval --data-dir "$(DATA_DIR)" --sets $(SETS) $(ARGS)
 
 test: install
 	DATA_DIR=$(DATA_DIR) $(PYTHON) -m pytest $(PYTEST_ARGS)

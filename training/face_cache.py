@@ -10,6 +10,8 @@ Usage: python -m training.face_cache [--smoke] [--data-dir D] [--cache-dir C]
 from __future__ import annotations
 
 import argparse
+import contextlib
+import multiprocessing
 import csv
 import json
 import time
@@ -117,10 +119,16 @@ def build(data_dir: Path, cache_dir: Path, subset_pairs: int | None, workers: in
     todo = [job for job in jobs if job.file not in done or not (cache_dir / job.file).exists()]
     rows = [done[job.file] for job in jobs if job.file in done and (cache_dir / job.file).exists()]
     errors = []
-    with ProcessPoolExecutor(workers, initializer=_init_worker) as pool:
-        args = [(job, str(data_dir), str(cache_dir), quality) for job in todo]
-        for row in tqdm(pool.map(_process, args, chunksize=32), total=len(todo), desc="align faces",
-                        unit="photo", initial=0):
+    args = [(job, str(data_dir), str(cache_dir), quality) for job in todo]
+    with contextlib.ExitStack() as stack:
+        if workers > 1:  # spawn, not fork: a forked copy of a threaded parent (torch, pytest) can deadlock
+            pool = stack.enter_context(ProcessPoolExecutor(
+                workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker))
+            results = pool.map(_process, args, chunksize=32)
+        else:
+            _init_worker()
+            results = map(_process, args)
+        for row in tqdm(results, total=len(todo), desc="align faces", unit="photo"):
             if "error" in row:
                 errors.append(f"{row['original']}: {row.pop('error')}")
                 continue

@@ -1,0 +1,377 @@
+"""FaceClient: the Python SDK for the face verification service (TorchServe).
+
+Needs only requests + pydantic; never imports torch or the `model` package.
+
+Token (TorchServe's token authorization; the inference key goes in
+`Authorization: Bearer <key>`), first found wins:
+  1. the `token=` argument (`token=""` sends no Authorization header at all);
+  2. the environment variable FACE_VERIFY_TOKEN;
+  3. the "inference" key of a TorchServe key file: the `key_file=` argument, else
+     $FACE_VERIFY_KEY_FILE, else `./key_file.json` (TorchServe writes it in the folder
+     `torchserve --start` ran in: the repository root for `make serve`), else the
+     `key_file.json` of the repository this package lives in.
+  4. none: requests go out without a token (a server with token auth off accepts them).
+A key read from a file is re-read once when the server rejects it (TorchServe writes new
+keys on every start), so a long-lived client survives a server restart.
+
+Retries: verify / embed / health are pure functions of their input, so a request is
+re-sent (up to `retries` more times, backoff 0.25 s, 0.5 s, ...) when the connection fails
+or the server answers 502/503/504 (no worker free, worker restarting). A 503 caused by the
+handler itself crashing ("Prediction failed") is not retried: it would fail again. 4xx are
+never retried.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import requests
+from pydantic import BaseModel, ValidationError
+from urllib3.filepost import encode_multipart_formdata
+
+from client.errors import (
+    AuthenticationError,
+    BadInputError,
+    FaceClientError,
+    PhotoInputError,
+    RequestTimeoutError,
+    ResponseFormatError,
+    ServerError,
+    ServerUnavailableError,
+)
+from client.models import EmbeddingResult, Health, VerificationResult
+from client.photos import PhotoLike, is_single_photo, photo_part
+
+DEFAULT_URL = "http://127.0.0.1:8080"
+VERIFY_MODEL = "face-verify"
+EMBED_MODEL = "face-embed"
+KEY_FILE_NAME = "key_file.json"
+TOKEN_ENV = "FACE_VERIFY_TOKEN"
+KEY_FILE_ENV = "FACE_VERIFY_KEY_FILE"
+URL_ENV = "FACE_VERIFY_URL"
+RETRY_STATUSES = frozenset({502, 503, 504})
+# TorchServe's answer when the handler raised: deterministic, so not worth a retry.
+HANDLER_FAILURES = ("Prediction failed", "Invalid model predict output",
+                    "number of batch response mismatched")
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+def read_key_file(path: str | os.PathLike, kind: str = "inference") -> str:
+    """The `kind` key ("inference", "management" or "API") from a TorchServe key file:
+    {"management": {"key": ..., "expiration time": ...}, "inference": {...}, "API": {"key": ...}}."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = json.load(handle)
+        key = data[kind]["key"]
+    except OSError as exc:
+        raise AuthenticationError(f"cannot read the TorchServe key file {path}: {exc}",
+                                  code="key_file_unreadable") from exc
+    except (ValueError, KeyError, TypeError) as exc:
+        raise AuthenticationError(f"{path} is not a TorchServe key file with an {kind!r} key",
+                                  code="key_file_invalid") from exc
+    if not isinstance(key, str) or not key:
+        raise AuthenticationError(f"{path} has an empty {kind!r} key", code="key_file_invalid")
+    return key
+
+
+def default_key_files() -> list[Path]:
+    """Where a key file is looked for when neither a token nor a key file is given."""
+    env = os.environ.get(KEY_FILE_ENV)
+    if env:
+        return [Path(env)]
+    candidates = [Path.cwd() / KEY_FILE_NAME, REPO_ROOT / KEY_FILE_NAME]
+    unique: list[Path] = []
+    for path in candidates:
+        if path.resolve() not in [p.resolve() for p in unique]:
+            unique.append(path)
+    return unique
+
+
+class FaceClient:
+    """Client for `face-verify` (and `face-embed`) served by TorchServe.
+
+    >>> client = FaceClient()                      # http://127.0.0.1:8080, token from key_file.json
+    >>> result = client.verify("ref.jpg", ["a.jpg", "b.jpg"])
+    >>> [r.match for r in result.results]
+    """
+
+    def __init__(
+        self,
+        base_url: str | None = None,
+        token: str | None = None,
+        timeout: float = 30.0,
+        retries: int = 2,
+        key_file: str | os.PathLike | None = None,
+        *,
+        connect_timeout: float = 5.0,
+        backoff: float = 0.25,
+        encoding: str = "jpeg",
+        verify_model: str = VERIFY_MODEL,
+        embed_model: str = EMBED_MODEL,
+        session: requests.Session | None = None,
+    ) -> None:
+        """
+        base_url: the inference address (default $FACE_VERIFY_URL, else http://127.0.0.1:8080).
+        token: the inference key; see the module docstring for where it comes from otherwise.
+        timeout: seconds to wait for an answer (per attempt).
+        retries: extra attempts on connection failures and 502/503/504.
+        key_file: a TorchServe key_file.json to read the inference key from.
+        connect_timeout: seconds to wait for the TCP connection (a dead host fails fast).
+        encoding: "jpeg" (quality 95) or "png" for PIL images / numpy arrays.
+        """
+        if timeout <= 0:
+            raise ValueError("timeout must be positive")
+        if retries < 0:
+            raise ValueError("retries must be >= 0")
+        self.base_url = (base_url or os.environ.get(URL_ENV) or DEFAULT_URL).rstrip("/")
+        if "://" not in self.base_url:
+            self.base_url = "http://" + self.base_url
+        self.timeout = float(timeout)
+        self.connect_timeout = min(float(connect_timeout), self.timeout)
+        self.retries = int(retries)
+        self.backoff = float(backoff)
+        self.encoding = encoding
+        self.verify_model = verify_model
+        self.embed_model = embed_model
+        self._session = session or requests.Session()
+        self._own_session = session is None
+        self._key_file: Path | None = None
+        self._token: str | None
+        if token is not None:
+            self._token, self.token_source = (token or None), ("argument" if token else "none")
+        elif os.environ.get(TOKEN_ENV):
+            self._token, self.token_source = os.environ[TOKEN_ENV], TOKEN_ENV
+        else:
+            self._token, self.token_source = None, "none"
+            if key_file is not None:
+                self._key_file = Path(key_file)
+                self._token = read_key_file(self._key_file)  # an explicit file must be readable
+            else:
+                for path in default_key_files():
+                    if path.is_file():
+                        self._key_file = path
+                        break
+                if self._key_file is not None:
+                    self._token = read_key_file(self._key_file)
+            if self._key_file is not None:
+                self.token_source = str(self._key_file)
+
+    # ------------------------------------------------------------------ public API
+
+    def verify(self, reference: PhotoLike, tests: Iterable[PhotoLike] | PhotoLike,
+               threshold: float | None = None) -> VerificationResult:
+        """Is the person of `reference` in each of `tests`? One request: the reference is
+        sent as `reference`, the tests as `test_1` ... `test_N` (their order is kept:
+        `result.results[i]` is `tests[i]`). `threshold` overrides the server's."""
+        tests = [tests] if is_single_photo(tests) else list(tests)
+        if len(tests) == 0:
+            raise PhotoInputError("give at least one test photo", code="no_tests")
+        fields: list[tuple[str, Any]] = [("reference", photo_part("reference", reference, self.encoding))]
+        for i, photo in enumerate(tests, start=1):
+            fields.append((f"test_{i}", photo_part(f"test_{i}", photo, self.encoding)))
+        if threshold is not None:
+            fields.append(("threshold", _format_threshold(threshold)))
+        result = self._post_multipart(self.verify_model, fields, VerificationResult)
+        if len(result.results) != len(tests):
+            raise ResponseFormatError(
+                f"sent {len(tests)} test photos but got {len(result.results)} results",
+                code="result_count_mismatch")
+        return result
+
+    def embed(self, photo: PhotoLike) -> EmbeddingResult:
+        """Every face in the photo: box, detector confidence and L2-normalised embedding."""
+        return self._post_multipart(self.embed_model, [("image", photo_part("image", photo, self.encoding))],
+                                    EmbeddingResult)
+
+    def health(self) -> Health:
+        """TorchServe's /ping. An "Unhealthy" answer (HTTP 500) is returned, not raised."""
+        response = self._request("GET", "/ping")
+        if response.status_code == 500:
+            try:
+                return Health.model_validate(response.json())
+            except (ValueError, ValidationError):
+                pass
+        return self._parse(response, Health)
+
+    def close(self) -> None:
+        if self._own_session:
+            self._session.close()
+
+    def __enter__(self) -> "FaceClient":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"FaceClient(base_url={self.base_url!r}, token from {self.token_source})"
+
+    # ------------------------------------------------------------------ transport
+
+    def build_multipart(self, fields: list[tuple[str, Any]], boundary: str | None = None) -> tuple[bytes, str]:
+        """(body, content type). Exposed so tests can compare bodies with a fixed boundary."""
+        return encode_multipart_formdata(fields, boundary=boundary)
+
+    def _post_multipart(self, model: str, fields: list[tuple[str, Any]], schema: type[ModelT]) -> ModelT:
+        body, content_type = self.build_multipart(fields)
+        response = self._request("POST", f"/predictions/{model}", data=body,
+                                 headers={"Content-Type": content_type})
+        return self._parse(response, schema)
+
+    def _headers(self) -> dict[str, str]:
+        headers = {"Accept": "application/json"}
+        if self._token:
+            headers["Authorization"] = f"Bearer {self._token}"
+        return headers
+
+    def _request(self, method: str, path: str, *, data: bytes | None = None,
+                 headers: dict[str, str] | None = None) -> requests.Response:
+        url = self.base_url + path
+        reread_key = self._key_file is not None
+        attempt = 0
+        while True:
+            try:
+                response = self._session.request(
+                    method, url, data=data, headers={**self._headers(), **(headers or {})},
+                    timeout=(self.connect_timeout, self.timeout), allow_redirects=False)
+            except requests.exceptions.ConnectTimeout as exc:
+                error: FaceClientError = ServerUnavailableError(
+                    f"could not connect to {self.base_url} within {self.connect_timeout:g} s",
+                    code="connect_timeout", url=url)
+                error.__cause__ = exc
+            except requests.exceptions.Timeout as exc:
+                # The request may be in progress server-side; not retried (it would just
+                # take as long again).
+                raise RequestTimeoutError(
+                    f"{self.base_url} did not answer {method} {path} within {self.timeout:g} s "
+                    "(raise `timeout` for many or very large photos)", code="timeout", url=url) from exc
+            except requests.exceptions.ConnectionError as exc:
+                error = ServerUnavailableError(
+                    f"cannot reach the face verification server at {self.base_url} "
+                    f"({_reason(exc)}); is it running? start it with `make serve`",
+                    code="connection_failed", url=url)
+                error.__cause__ = exc
+            except requests.exceptions.RequestException as exc:
+                raise FaceClientError(f"{method} {url} failed: {exc}", url=url) from exc
+            else:
+                if _is_auth_failure(response) and reread_key:
+                    reread_key = False  # the server may have restarted with new keys
+                    try:
+                        fresh = read_key_file(self._key_file)
+                    except AuthenticationError:
+                        fresh = None
+                    if fresh and fresh != self._token:
+                        self._token = fresh
+                        continue
+                if response.status_code not in RETRY_STATUSES or _is_handler_failure(response):
+                    return response
+                error = _error_from_response(response, url)
+            if attempt >= self.retries:
+                raise error
+            time.sleep(self.backoff * (2 ** attempt))
+            attempt += 1
+
+    def _parse(self, response: requests.Response, schema: type[ModelT]) -> ModelT:
+        url = response.url
+        if not 200 <= response.status_code < 300:
+            raise _error_from_response(response, url, token_source=self.token_source)
+        try:
+            payload = response.json()
+        except ValueError as exc:
+            raise ResponseFormatError(f"the server answered HTTP {response.status_code} with non-JSON: "
+                                      f"{response.text[:200]!r}", status=response.status_code,
+                                      code="not_json", url=url, body=response.text[:2000]) from exc
+        try:
+            return schema.model_validate(payload)
+        except ValidationError as exc:
+            raise ResponseFormatError(
+                f"the answer does not match the {schema.__name__} contract: {exc.error_count()} "
+                f"problem(s), first: {_first_problem(exc)}", status=response.status_code,
+                code="contract_mismatch", url=url, body=response.text[:2000]) from exc
+
+
+# ---------------------------------------------------------------------- helpers
+
+def _format_threshold(threshold: float) -> str:
+    try:
+        value = float(threshold)
+    except (TypeError, ValueError):
+        raise BadInputError(f"threshold must be a number, not {threshold!r}", code="bad_threshold") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise BadInputError(f"threshold must be finite, not {threshold!r}", code="bad_threshold")
+    return repr(value)
+
+
+def _reason(exc: Exception) -> str:
+    text = str(exc)
+    for marker in ("Connection refused", "Name or service not known", "No route to host",
+                   "Connection reset", "Remote end closed", "Temporary failure in name resolution",
+                   "Network is unreachable"):
+        if marker in text:
+            return marker.lower()
+    return text[:160]
+
+
+def _json_body(response: requests.Response) -> dict | None:
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None
+
+
+def _is_auth_failure(response: requests.Response) -> bool:
+    if response.status_code in (401, 403):
+        return True
+    if response.status_code == 400:
+        # TorchServe 0.12 answers a missing/wrong/expired token with
+        # 400 {"code": 400, "type": "InvalidKeyException", "message": "Token Authorization failed..."}
+        body = _json_body(response) or {}
+        return body.get("type") == "InvalidKeyException" or "Token Authorization failed" in str(
+            body.get("message", ""))
+    return False
+
+
+def _is_handler_failure(response: requests.Response) -> bool:
+    if response.status_code != 503:
+        return False
+    body = _json_body(response) or {}
+    return body.get("type") == "InternalServerException" and str(body.get("message", "")) in HANDLER_FAILURES
+
+
+def _error_from_response(response: requests.Response, url: str, token_source: str | None = None) -> FaceClientError:
+    status = response.status_code
+    body = _json_body(response)
+    text = response.text[:2000]
+    if body and "error" in body:  # the service's own errors: {"error": code, "message": ...}
+        code, message = str(body["error"]), str(body.get("message") or body["error"])
+    elif body and "message" in body:  # TorchServe's: {"code": 503, "type": ..., "message": ...}
+        code, message = (str(body["type"]) if body.get("type") else None), str(body["message"])
+    else:
+        code, message = None, (text.strip()[:300] or response.reason or f"HTTP {status}")
+    kwargs = {"status": status, "code": code, "url": url, "body": text}
+    if _is_auth_failure(response):
+        hint = ("no token was sent: pass one (token=... / --token), set FACE_VERIFY_TOKEN, or run "
+                "from the folder holding TorchServe's key_file.json" if token_source == "none" else
+                f"the token (from {token_source}) was refused: it is wrong or expired "
+                "(TorchServe writes new keys to key_file.json at every start)")
+        return AuthenticationError(f"authentication failed: {message}; {hint}", **kwargs)
+    if status in (502, 503, 504) and not _is_handler_failure(response):
+        return ServerUnavailableError(f"the server is unavailable: {message}", **kwargs)
+    if 400 <= status < 500:
+        return BadInputError(message, **kwargs)
+    if status >= 500:
+        return ServerError(f"the server failed: {message}", **kwargs)
+    return FaceClientError(f"unexpected HTTP {status}: {message}", **kwargs)
+
+
+def _first_problem(exc: ValidationError) -> str:
+    problem = exc.errors()[0]
+    location = ".".join(str(part) for part in problem.get("loc", ())) or "<root>"
+    return f"{location}: {problem.get('msg')}"

@@ -1,0 +1,104 @@
+"""Pydantic models mirroring the serving JSON field for field.
+
+Unknown extra fields are kept (forward compatible: a newer server may add some), so
+`Model.model_validate(data).model_dump(mode="json") == data` for every contract answer.
+"""
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+# [x, y, w, h] in the photo's own pixels (the photo as sent, after EXIF rotation).
+Box = tuple[float, float, float, float]
+
+
+class _Contract(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+
+class ReferenceFace(_Contract):
+    """The face the reference photo was reduced to (the largest one)."""
+
+    box: Box
+    confidence: float
+
+
+class TestResult(_Contract):
+    """The verdict for one test photo. With no face in the photo: `faces == 0`,
+    `score is None`, `box is None`, `match is False`."""
+
+    __test__ = False  # not a pytest test class despite the name
+
+    name: str  # "test_1" ... "test_N", in the order the photos were sent
+    match: bool
+    score: float | None = None  # cosine similarity of the best face (highest score)
+    box: Box | None = None  # that face's box
+    faces: int = Field(ge=0)  # faces found in the photo
+
+    @property
+    def has_face(self) -> bool:
+        return self.faces > 0
+
+    @property
+    def index(self) -> int:
+        """0-based position of the photo in the request (`test_3` -> 2)."""
+        return int(self.name.rsplit("_", 1)[-1]) - 1
+
+
+class VerificationResult(_Contract):
+    model: str  # model name and version
+    threshold: float  # scores >= threshold are matches
+    reference: ReferenceFace
+    results: list[TestResult]
+
+    @property
+    def matches(self) -> list[TestResult]:
+        """The test photos in which the reference person was found."""
+        return [r for r in self.results if r.match]
+
+    @property
+    def non_matches(self) -> list[TestResult]:
+        return [r for r in self.results if not r.match]
+
+    @property
+    def match_flags(self) -> list[bool]:
+        return [r.match for r in self.results]
+
+    @property
+    def scores(self) -> list[float | None]:
+        return [r.score for r in self.results]
+
+    def result(self, key: int | str) -> TestResult:
+        """By 0-based position or by name (`"test_1"`)."""
+        if isinstance(key, int):
+            return self.results[key]
+        for item in self.results:
+            if item.name == key:
+                return item
+        raise KeyError(key)
+
+
+class EmbeddedFace(_Contract):
+    box: Box
+    confidence: float
+    embedding: list[float]  # L2-normalised
+
+
+class EmbeddingResult(_Contract):
+    model: str
+    faces: list[EmbeddedFace]  # every face in the photo, largest first
+
+    @property
+    def boxes(self) -> list[Box]:
+        return [face.box for face in self.faces]
+
+    @property
+    def embeddings(self) -> list[list[float]]:
+        return [face.embedding for face in self.faces]
+
+
+class Health(_Contract):
+    status: str  # "Healthy" / "Unhealthy" (TorchServe's /ping)
+
+    @property
+    def healthy(self) -> bool:
+        return self.status.lower() == "healthy"

@@ -1,0 +1,120 @@
+"""The 1 + 15 demo against the running server.
+
+    python -m demo.run                      # seeded LFW peopleDevTest set (--seed, default 0)
+    python -m demo.run --reference me.jpg --tests photos/   # own photos (no truth)
+
+Prints the table (and, with truth, "accepted x/5, rejected y/10"), writes
+reports/demo/predictions.json and reports/demo/contact_sheet.png.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from client import FaceClientError
+from client.cli import format_table, glue_token
+from demo.common import add_client_args, data_dir, make_client, run_main, verify_all
+from demo.sampling import (
+    REQUIRED_ACCEPTED,
+    REQUIRED_REJECTED,
+    DemoSet,
+    folder_set,
+    load_devtest_people,
+    sample_set,
+    score_set,
+)
+from demo.sheet import contact_sheet
+
+
+def _display(path: Path, root: Path | None) -> str:
+    """Paths in reports: relative to the data folder for LFW photos, else as given."""
+    if root is not None:
+        try:
+            return str(path.resolve().relative_to(root.resolve()))
+        except ValueError:
+            pass
+    return str(path)
+
+
+def build_set(args: argparse.Namespace) -> DemoSet:
+    if args.reference:
+        return folder_set(args.reference, args.tests)
+    return sample_set(load_devtest_people(data_dir(args)), data_dir(args), args.seed)
+
+
+def predictions(demo_set: DemoSet, result, all_boxes, root: Path | None) -> dict:
+    tests = []
+    for test, item, boxes in zip(demo_set.tests, result.results, all_boxes):
+        row = {"name": item.name, "file": _display(test.path, root), "person": test.person,
+               "truth_same": test.same, "match": item.match, "score": item.score, "box": item.box,
+               "faces": item.faces, "all_boxes": boxes}
+        if test.same is not None:
+            row["correct"] = item.match == test.same
+        tests.append(row)
+    payload = {
+        "model": result.model, "threshold": result.threshold, "seed": demo_set.seed,
+        "reference": {"file": _display(demo_set.reference, root), "person": demo_set.reference_person,
+                      **result.reference.model_dump(mode="json")},
+        "tests": tests,
+    }
+    if demo_set.has_truth:
+        payload["summary"] = score_set(demo_set, result.match_flags) | {
+            "required_accepted": REQUIRED_ACCEPTED, "required_rejected": REQUIRED_REJECTED}
+    return payload
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m demo.run", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seed", type=int, default=0, help="which LFW set (default 0)")
+    parser.add_argument("--reference", type=Path, default=None, help="own reference photo")
+    parser.add_argument("--tests", type=Path, default=None, help="folder of own test photos")
+    parser.add_argument("--out", type=Path, default=Path("reports/demo"), help="output folder")
+    parser.add_argument("--best-box-only", action="store_true",
+                        help="skip the extra embed call per photo that finds every face's box")
+    add_client_args(parser)
+    args = parser.parse_args(glue_token(sys.argv[1:] if argv is None else list(argv)))
+    if (args.reference is None) != (args.tests is None):
+        parser.error("--reference and --tests go together")
+
+    def run() -> int:
+        demo_set = build_set(args)
+        root = None if args.reference else data_dir(args)
+        with make_client(args) as client:
+            result = verify_all(client, demo_set.reference, demo_set.test_paths, args.threshold)
+            all_boxes: list = [None] * len(demo_set.tests)
+            if not args.best_box_only:
+                for i, test in enumerate(demo_set.tests):
+                    if result.results[i].faces > 0:
+                        try:
+                            all_boxes[i] = [list(b) for b in client.embed(test.path).boxes]
+                        except FaceClientError as exc:  # the boxes are a nicety; the verdicts stand
+                            print(f"warning: embed failed for {test.path}: {exc}", file=sys.stderr)
+                    else:
+                        all_boxes[i] = []
+        labels = [(f"{t.path.name} ({'same' if t.same else 'other'})" if t.same is not None else str(t.path))
+                  for t in demo_set.tests]
+        print(format_table(result, str(demo_set.reference), labels))
+        payload = predictions(demo_set, result, all_boxes, root)
+        title = f"{result.model}   threshold {result.threshold:.3f}"
+        if demo_set.has_truth:
+            summary = payload["summary"]
+            line = (f"accepted {summary['accepted']}/{summary['same']}, "
+                    f"rejected {summary['rejected']}/{summary['different']}")
+            verdict = "meets" if summary["meets_requirement"] else "does NOT meet"
+            print(f"\n{line}  ({verdict} the requirement: >= {REQUIRED_ACCEPTED}/{summary['same']} "
+                  f"accepted and >= {REQUIRED_REJECTED}/{summary['different']} rejected)")
+            title = f"seed {demo_set.seed}: {line}   ({title})"
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "predictions.json").write_text(json.dumps(payload, indent=2) + "\n")
+        sheet = contact_sheet(demo_set, result, args.out / "contact_sheet.png", all_boxes, title=title)
+        print(f"wrote {args.out / 'predictions.json'} and {sheet}")
+        return 0
+
+    return run_main(run)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

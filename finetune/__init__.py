@@ -1,0 +1,1 @@
+"""ArcFace fine-tuning on LFW identities, evaluation and ablations."""

@@ -1,0 +1,208 @@
+"""`make finetune`: the backbone fine-tuned with ArcFace on LFW peopleDevTrain identities
+(+ CelebA identities when `classes: finetune+celeba`), starting from the SimCLR backbone.
+
+    python -m finetune.train [--smoke] [--resume] [--variant NAME] [--out DIR]
+
+A variant (params.yaml `ablations`) overrides init / head / budget for the ablation runs.
+Writes <out>/checkpoint.pt (resumable), <out>/backbone.pt (with the threshold fitted on
+pairsDevTrain in its meta), <out>/history.json and <out>/curves.png.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+from torchvision.transforms import v2
+from tqdm import tqdm
+
+from finetune.losses import build_head
+from model.backbone import BackboneConfig, FaceBackbone
+from model.embedder import FaceEmbedder, load_backbone, save_checkpoint
+from model.preprocess import crops_to_tensor
+from training.schedule import progress as schedule_progress, set_lr
+from training.checkpoint import load_state, save_state, seed_everything
+from training.curves import plot_curves
+from training.evaluation import evaluate
+from training.manifest import load_crops, training_rows
+from training.params import load_params
+
+
+class LabelledFaces(Dataset):
+    """Aligned crops with identity labels; mild augmentation (flip, small shift/scale, jitter)."""
+
+    def __init__(self, crops: np.ndarray, labels: list[int], augment: bool = True) -> None:
+        self.images = crops_to_tensor(crops)  # normalised once; ~0.6 GB for the full set
+        self.labels = torch.tensor(labels)
+        self.augment = v2.Compose([
+            v2.RandomHorizontalFlip(),
+            v2.RandomAffine(degrees=0, translate=(0.04, 0.04), scale=(0.93, 1.07)),
+        ]) if augment else None
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, index: int):
+        image = self.images[index]
+        return (self.augment(image) if self.augment else image), self.labels[index]
+
+
+def identities(rows: list[dict], min_photos: int) -> tuple[list[dict], list[int], int]:
+    counts = Counter(r["identity"] for r in rows)
+    kept = sorted(name for name, n in counts.items() if n >= min_photos)
+    label_of = {name: i for i, name in enumerate(kept)}
+    rows = [r for r in rows if r["identity"] in label_of]
+    return rows, [label_of[r["identity"]] for r in rows], len(kept)
+
+
+def initial_backbone(params: dict) -> FaceBackbone:
+    """init: `random`, `pretrained` (the SimCLR output, params `pretrained`) or a path."""
+    if params["init"] == "random":
+        return FaceBackbone(BackboneConfig(embedding_dim=params["embedding_dim"], input_size=params["input_size"]))
+    backbone, _ = load_backbone(params["pretrained"] if params["init"] == "pretrained" else params["init"])
+    return backbone
+
+
+def train(params: dict, cache_dir: Path, out: Path, resume: bool) -> dict:
+    seed_everything(params["seed"])
+    out.mkdir(parents=True, exist_ok=True)
+    rows, labels, classes = identities(training_rows(cache_dir, params["classes"]), params["min_photos"])
+    dataset = LabelledFaces(load_crops(cache_dir, [r["file"] for r in rows]), labels)
+    batch = min(params["batch_size"], len(dataset))
+    steps_per_epoch = len(dataset) // batch
+    total_steps = params["epochs"] * steps_per_epoch
+    if params.get("max_steps"):
+        total_steps = min(total_steps, params["max_steps"])
+
+    backbone = initial_backbone(params)
+    head = build_head(params["head"], backbone.config.embedding_dim, classes, params["scale"], params["margin"])
+    model = torch.nn.ModuleDict({"backbone": backbone, "head": head})
+    optimizer = torch.optim.AdamW(model.parameters(), lr=params["lr"], weight_decay=params["weight_decay"])
+    margin_warmup = params["margin_warmup_epochs"] * steps_per_epoch
+    state = {"step": 0, "history": [], "evals": [], "seconds": 0.0}
+    checkpoint = out / "checkpoint.pt"
+    if resume and checkpoint.exists():
+        state = load_state(checkpoint, model=model, optimizer=optimizer)
+        print(f"resumed at step {state['step']}/{total_steps}")
+
+    def save() -> None:
+        save_state(checkpoint, model=model, optimizer=optimizer, step=state["step"],
+                   history=state["history"], evals=state["evals"], seconds=state["seconds"])
+
+    started, last_save = time.time() - state["seconds"], time.time()
+    max_seconds = params["max_minutes"] * 60
+
+    def fraction() -> float:
+        return schedule_progress(state["step"], total_steps, time.time() - started, max_seconds)
+    progress = tqdm(total=total_steps, initial=state["step"], desc=f"finetune {params['head']}", unit="step")
+    while fraction() < 1.0:
+        epoch, offset = divmod(state["step"], steps_per_epoch)
+        generator = torch.Generator().manual_seed(params["seed"] * 1000 + epoch)
+        order = torch.randperm(len(dataset), generator=generator).tolist()[offset * batch : steps_per_epoch * batch]
+        loader = DataLoader(dataset, batch_size=batch, sampler=order, num_workers=params["workers"], drop_last=True)
+        model.train()
+        for images, targets in loader:
+            tick = time.time()
+            lr = set_lr(optimizer, params["lr"], fraction())
+            if hasattr(head, "margin"):  # margin warm-up: softmax first, then the full margin
+                head.margin = params["margin"] * min(1.0, state["step"] / max(1, margin_warmup))
+            loss, logits = head(backbone(images), targets)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            state["step"] += 1
+            state["seconds"] = time.time() - started
+            accuracy = (logits.argmax(1) == targets).float().mean().item()
+            state["history"].append((state["step"], loss.item(), accuracy))
+            progress.set_postfix(epoch=epoch, loss=f"{loss.item():.3f}", acc=f"{accuracy:.2f}",
+                                 img_s=f"{batch / max(1e-6, time.time() - tick):.0f}")
+            progress.update()
+            if time.time() - last_save > params["checkpoint_minutes"] * 60:
+                save()
+                last_save = time.time()
+            if fraction() >= 1.0:
+                break
+        finished_epoch = state["step"] % steps_per_epoch == 0
+        if finished_epoch and params["eval_every"] and (state["step"] // steps_per_epoch) % params["eval_every"] == 0:
+            metrics = evaluate(FaceEmbedder(backbone.eval()), cache_dir)
+            state["evals"].append((state["step"] // steps_per_epoch, metrics["threshold_pairs_accuracy"]))
+            tqdm.write(f"epoch {state['step'] // steps_per_epoch}: pairsDevTrain accuracy {metrics['threshold_pairs_accuracy']:.4f}")
+    progress.close()
+    save()
+    return {"backbone": backbone.eval(), "classes": classes, "photos": len(dataset), "steps": state["step"],
+            "epochs": round(state["step"] / steps_per_epoch, 2), "seconds": round(state["seconds"]),
+            "images_per_second": round(batch * state["step"] / max(1.0, state["seconds"]), 1),
+            "history": state["history"], "evals": state["evals"]}
+
+
+def run(params: dict, cache_dir: Path, out: Path, resume: bool = False) -> dict:
+    """Train, evaluate (threshold from pairsDevTrain, figures on pairsDevTest), save."""
+    result = train(params, cache_dir, out, resume)
+    backbone, history, evals = result.pop("backbone"), result.pop("history"), result.pop("evals")
+    metrics = evaluate(FaceEmbedder(backbone), cache_dir, out_dir=out, name="finetune")
+    save_checkpoint(out / "backbone.pt", backbone, threshold=metrics["threshold"], stage=f"finetune-{params['head']}",
+                    init=str(params["init"]), metrics=metrics)
+    plot_curves(out / "curves.png", {
+        "loss": [(s, l) for s, l, _ in history],
+        "batch accuracy": [(s, a) for s, _, a in history],
+        "pairsDevTrain accuracy": [(e, a) for e, a in evals],
+    }, title=f"fine-tuning ({params['head']}, init: {params['init']})")
+    summary = {"params": params, "run": result, "pairsDevTest": metrics, "evals": evals}
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    (out / "history.json").write_text(json.dumps(history) + "\n")
+    return summary
+
+
+def export(out: Path, target: Path, summary: dict) -> None:
+    """The fine-tuned backbone becomes the served model: weights, calibrated threshold and
+    a version string in the checkpoint, its figures in reports/."""
+    backbone, meta = load_backbone(out / "backbone.pt")
+    version = f"mnv3s-arcface-{time.strftime('%Y%m%d')}"
+    save_checkpoint(target, backbone, threshold=meta["threshold"], version=version,
+                    metrics=meta["metrics"], source=str(out / "backbone.pt"))
+    reports = Path("reports")
+    reports.mkdir(exist_ok=True)
+    shutil.copy(out / "curves.png", reports / "finetune_curves.png")
+    (reports / "finetune.json").write_text(json.dumps(summary | {"command": "make finetune"}, indent=2) + "\n")
+    print(f"exported {target} (version {version}, threshold {meta['threshold']:.4f})")
+
+
+def variant_params(smoke: bool, variant: str | None) -> dict:
+    """The finetune section, or with a variant: the ablation budget and that variant's
+    overrides on top of it (so every variant differs only where it says)."""
+    params = load_params("finetune", smoke)
+    if variant:
+        ablations = load_params("ablations", smoke)
+        params.update(ablations["budget"])
+        params.update(ablations["variants"][variant])
+        params["out"] = str(Path(ablations["out"]) / variant)
+    return params
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true", help="tiny run for tests and CI")
+    parser.add_argument("--resume", action="store_true")
+    parser.add_argument("--variant", help="an ablation variant from params.yaml")
+    parser.add_argument("--cache-dir")
+    parser.add_argument("--init", help="override the initial backbone (a backbone.pt or 'random')")
+    args = parser.parse_args()
+    params = variant_params(args.smoke, args.variant)
+    if args.init:
+        params["init"] = args.init
+    torch.set_num_threads(params["threads"])
+    cache_dir = Path(args.cache_dir or load_params("data", args.smoke)["cache_dir"])
+    summary = run(params, cache_dir, Path(params["out"]), args.resume)
+    if params.get("export") and not args.variant:
+        export(Path(params["out"]), Path(params["export"]), summary)
+    print(json.dumps(summary["pairsDevTest"], indent=2))
+
+
+if __name__ == "__main__":
+    main()

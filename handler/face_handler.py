@@ -1,0 +1,156 @@
+"""TorchServe handler for `face-verify` and `face-embed`: decode, detect, align, embed, verify.
+
+One request = one handler call (batch size 1), but a list of requests is handled too, each
+with its own status. preprocess decodes every photo and detects/aligns its faces (model/),
+inference embeds every face of every request in ONE batched forward pass, postprocess scores
+and writes the JSON. Client errors become 4xx JSON {"error", "message"}; nothing a client
+sends can take the worker down. Contract and limits: handler/protocol.py, README "Serving".
+"""
+from __future__ import annotations
+
+import logging
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from ts.torch_handler.base_handler import BaseHandler
+
+from handler.protocol import Photo, RequestError, Settings, parse_embed, parse_verify
+from model.detection import FaceDetector, yunet_model_path
+from model.embedder import FaceEmbedder, load_backbone
+from model.image_io import ImageError, decode_image
+from model.pipeline import FacePipeline
+
+logger = logging.getLogger(__name__)
+
+
+class FaceHandler(BaseHandler):
+    def initialize(self, context) -> None:
+        """Weights = the .mar's serialized file; YuNet = the .mar's extra ONNX file (the
+        installed package's copy when run outside an archive, e.g. in tests)."""
+        self.context, self.manifest = context, context.manifest
+        model_dir = Path(context.system_properties["model_dir"])
+        self.name = self.manifest["model"]["modelName"]
+        self.settings = Settings.load(getattr(context, "model_yaml_config", None), os.environ)
+        self.mode = self.settings.mode_for(self.name)
+        torch.set_num_threads(self.settings.torch_threads)
+        backbone, meta = load_backbone(model_dir / self.manifest["model"]["serializedFile"])
+        most_faces = (self.settings.max_tests + 1) * self.settings.max_faces
+        self.embedder = FaceEmbedder(backbone, flip=True, batch_size=most_faces)  # one forward
+        onnx = sorted(model_dir.glob("*yunet*.onnx"))
+        self.pipeline = FacePipeline(FaceDetector(model_path=onnx[0] if onnx else yunet_model_path()))
+        self.threshold = float(meta.get("threshold", 0.5))
+        self.label = f"{self.name}:{meta.get('version', 'unknown')}"
+        self.initialized = True
+        logger.info("%s ready: mode=%s threshold=%.4f %s", self.label, self.mode, self.threshold,
+                    self.settings)
+
+    def handle(self, data, context):
+        self.context = context
+        start = time.perf_counter()
+        try:
+            output = self.postprocess(self.inference(self.preprocess(data)))
+        except Exception:  # a bug, not the client's fault: 500 JSON, the worker lives on
+            logger.exception("face handler failed")
+            error = RequestError("internal_error", "the server failed on this request; see its log")
+            output = [self._error(idx, error) for idx in range(len(data))]
+        metrics = getattr(context, "metrics", None)
+        if metrics is not None:
+            metrics.add_time("HandlerTime", round((time.perf_counter() - start) * 1000, 2), None, "ms")
+        return output
+
+    def preprocess(self, data: list) -> list:
+        """Per request: a RequestError, or {"threshold", "photos": [{"name", "faces"}]}
+        with the aligned faces of each photo (verify: reference first, its largest face)."""
+        items = []
+        for request in data:
+            try:
+                items.append(self._prepare(request))
+            except RequestError as error:
+                items.append(error)
+        return items
+
+    def _prepare(self, request) -> dict:
+        if self.mode == "embed":
+            return {"threshold": None, "photos": [self._faces(parse_embed(request))]}
+        parsed = parse_verify(request, self.settings.max_tests)
+        reference = self._faces(parsed.reference, max_faces=1)
+        if not reference["faces"]:
+            raise RequestError("no_face_in_reference", "reference: no face found in the photo")
+        threshold = self.threshold if parsed.threshold is None else parsed.threshold
+        return {"threshold": threshold, "photos": [reference] + [self._faces(p) for p in parsed.tests]}
+
+    def _faces(self, photo: Photo, max_faces: int | None = None) -> dict:
+        try:
+            image = decode_image(photo.data, self.settings.max_pixels)
+        except ImageError as exc:
+            raise RequestError(exc.code, f"{photo.name}: {exc}") from None
+        faces = self.pipeline.faces(image, max_faces or self.settings.max_faces)
+        return {"name": photo.name, "faces": faces}
+
+    def inference(self, items: list) -> list:
+        """Every face of every photo of every request through the network at once."""
+        photos = [p for item in items if isinstance(item, dict) for p in item["photos"]]
+        crops = [face.crop for photo in photos for face in photo["faces"]]
+        embeddings = self.embedder.embed(crops)
+        start = 0
+        for photo in photos:
+            photo["embeddings"] = embeddings[start : start + len(photo["faces"])]
+            start += len(photo["faces"])
+        return items
+
+    def postprocess(self, items: list) -> list:
+        output = []
+        for idx, item in enumerate(items):
+            if isinstance(item, RequestError):
+                output.append(self._error(idx, item))
+                continue
+            self._set_status(idx, 200, "OK")
+            if self.mode == "embed":
+                output.append(self._embed_response(item["photos"][0]))
+            else:
+                output.append(self._verify_response(item))
+        return output
+
+    def _verify_response(self, item: dict) -> dict:
+        reference, *tests = item["photos"]
+        anchor, threshold = reference["embeddings"][0], item["threshold"]
+        results = []
+        for photo in tests:
+            result = {"name": photo["name"], "match": False, "score": None, "box": None,
+                      "faces": len(photo["faces"])}
+            if photo["faces"]:
+                scores = photo["embeddings"] @ anchor
+                best = int(np.argmax(scores))
+                score = round(float(scores[best]), 6)
+                result.update(match=score >= threshold, score=score,
+                              box=_box(photo["faces"][best].face.box))
+            results.append(result)
+        face = reference["faces"][0].face
+        return {"model": self.label, "threshold": threshold,
+                "reference": {"box": _box(face.box), "confidence": round(face.confidence, 4)},
+                "results": results}
+
+    def _embed_response(self, photo: dict) -> dict:
+        return {"model": self.label, "faces": [
+            {"box": _box(found.face.box), "confidence": round(found.face.confidence, 4),
+             "embedding": [round(float(v), 6) for v in embedding]}
+            for found, embedding in zip(photo["faces"], photo["embeddings"])
+        ]}
+
+    def _error(self, idx: int, error: RequestError) -> dict:
+        self._set_status(idx, error.status, error.phrase)
+        return error.to_json()
+
+    def _set_status(self, idx: int, code: int, phrase: str) -> None:
+        context = self.context
+        if context is None or getattr(context, "request_processor", None) is None:
+            return  # called outside a server (tests): the JSON says it all
+        context.set_response_status(code, phrase, idx)
+        context.set_response_content_type(idx, "application/json")
+
+
+def _box(box) -> list[float]:
+    return [round(float(v), 1) for v in box]

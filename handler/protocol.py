@@ -1,0 +1,269 @@
+"""The face-verify / face-embed request contract: parsing, validation and error codes.
+
+No torch, no OpenCV: every rule is testable on its own. TorchServe hands a
+request to the handler as a dict:
+
+* multipart form: field name -> bytearray (text fields too; a repeated name keeps one value);
+* JSON body: {"body": <already parsed object>} (bytes when the JSON did not parse);
+* any other body: {"body" or "data": bytes} (str for text/* content types).
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from http import HTTPStatus
+
+from model.image_io import DEFAULT_MAX_PIXELS
+
+# error code -> HTTP status. Image codes come from model.image_io.ImageError.code.
+ERROR_STATUS = {
+    "missing_reference": 400,
+    "missing_image": 400,
+    "no_face_in_reference": 422,
+    "empty_file": 400,
+    "not_an_image": 400,
+    "truncated_image": 400,
+    "invalid_image": 400,
+    "image_too_large": 413,
+    "too_many_photos": 413,
+    "malformed_json": 400,
+    "invalid_base64": 400,
+    "invalid_threshold": 400,
+    "unknown_field": 400,
+    "internal_error": 500,
+}
+
+TEST_FIELD = re.compile(r"test_([1-9][0-9]{0,8})")
+RAW_KEYS = ("body", "data")
+_DATA_URL = re.compile(r"data:[\w/+.-]*;base64,", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Per-model limits: the model-config yaml's `handler:` section, then FACE_* env vars."""
+
+    max_tests: int = 32  # test photos per verify request
+    max_faces: int = 16  # faces embedded per photo (largest first)
+    max_pixels: int = DEFAULT_MAX_PIXELS  # per photo, checked before decoding
+    torch_threads: int = 2
+    mode: str = ""  # verify | embed; empty: from the model name (face-embed -> embed)
+
+    @classmethod
+    def load(cls, yaml_config: Mapping | None = None, env: Mapping | None = None) -> "Settings":
+        section = (yaml_config or {}).get("handler") or {}
+        env = env or {}
+        values = {}
+        for field in fields(cls):
+            value = env.get(f"FACE_{field.name.upper()}", section.get(field.name))
+            if value is None:
+                continue
+            if field.type == "int":
+                try:
+                    value = int(value)
+                except (TypeError, ValueError):
+                    raise ValueError(f"handler setting {field.name}={value!r} is not an integer") from None
+                if value < 1:
+                    raise ValueError(f"handler setting {field.name}={value} must be >= 1")
+            elif value not in ("", "verify", "embed"):
+                raise ValueError(f"handler setting mode={value!r}: expected verify or embed")
+            values[field.name] = value
+        return cls(**values)
+
+    def mode_for(self, model_name: str) -> str:
+        return self.mode or ("embed" if "embed" in model_name else "verify")
+
+
+class RequestError(Exception):
+    """A client error: `code` is machine-readable, `message` says what and which field."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+    @property
+    def status(self) -> int:
+        return ERROR_STATUS.get(self.code, 400)
+
+    @property
+    def phrase(self) -> str:
+        return HTTPStatus(self.status).phrase
+
+    def to_json(self) -> dict:
+        return {"error": self.code, "message": self.message}
+
+
+@dataclass(frozen=True)
+class Photo:
+    name: str  # the field it came in: reference, test_3, image
+    data: bytes
+
+
+@dataclass(frozen=True)
+class VerifyRequest:
+    reference: Photo
+    tests: list[Photo]  # in test number order
+    threshold: float | None  # None: the checkpoint's calibrated threshold
+
+
+def split_body(request: dict) -> tuple[str, object]:
+    """('json', dict) for a JSON object, ('raw', bytes) for a bare body, else ('form', dict)."""
+    if not isinstance(request, dict):
+        raise RequestError("malformed_json", "the request could not be read")
+    if len(request) == 1 and next(iter(request)) in RAW_KEYS:
+        value = next(iter(request.values()))
+        if isinstance(value, dict):
+            return "json", value
+        if isinstance(value, (list, int, float, bool)) or value is None:
+            raise RequestError("malformed_json", "the JSON body must be an object")
+        return "raw", value.encode("utf-8") if isinstance(value, str) else bytes(value)
+    return "form", request
+
+
+def parse_json_bytes(raw: bytes) -> dict:
+    try:
+        value = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise RequestError(
+            "malformed_json",
+            "the body is neither a multipart form (fields reference, test_1 ... test_N) "
+            f"nor a valid JSON object ({exc})",
+        ) from exc
+    if not isinstance(value, dict):
+        raise RequestError("malformed_json", "the JSON body must be an object")
+    return value
+
+
+def parse_verify(request: dict, max_tests: int) -> VerifyRequest:
+    kind, payload = split_body(request)
+    if kind == "raw":
+        payload, kind = parse_json_bytes(payload), "json"
+    if kind == "json":
+        return _verify_from_json(payload, max_tests)
+    return _verify_from_form(payload, max_tests)
+
+
+def _verify_from_form(fields: dict, max_tests: int) -> VerifyRequest:
+    numbered, unknown = [], []
+    for name in fields:
+        match = TEST_FIELD.fullmatch(name)
+        if match:
+            numbered.append((int(match.group(1)), name))
+        elif name not in ("reference", "threshold"):
+            unknown.append(name)
+    if unknown:
+        raise RequestError(
+            "unknown_field",
+            f"unknown form field(s) {sorted(unknown)}: expected reference, test_1 ... "
+            f"test_{max_tests} and optionally threshold",
+        )
+    _check_count(numbered, max_tests, lambda n: f"test_{n}")
+    if fields.get("reference") is None:
+        raise RequestError("missing_reference", "the form field 'reference' (one photo) is missing")
+    tests = [Photo(name, _form_bytes(fields[name], name)) for _, name in sorted(numbered)]
+    return VerifyRequest(
+        Photo("reference", _form_bytes(fields["reference"], "reference")),
+        tests,
+        parse_threshold(fields.get("threshold")),
+    )
+
+
+def _verify_from_json(body: dict, max_tests: int) -> VerifyRequest:
+    unknown = sorted(set(body) - {"reference", "tests", "threshold"})
+    if unknown:
+        raise RequestError(
+            "unknown_field",
+            f"unknown JSON key(s) {unknown}: expected reference, tests and optionally threshold",
+        )
+    tests = body.get("tests")
+    if tests is None:
+        tests = []
+    if not isinstance(tests, list):
+        raise RequestError("malformed_json", "'tests' must be a list of base64 strings")
+    if len(tests) > max_tests:
+        raise RequestError(
+            "too_many_photos", f"'tests' has {len(tests)} photos; at most {max_tests} per request"
+        )
+    if body.get("reference") is None:
+        raise RequestError("missing_reference", "the JSON key 'reference' (base64 photo) is missing")
+    return VerifyRequest(
+        Photo("reference", decode_base64(body["reference"], "reference")),
+        [Photo(f"test_{i}", decode_base64(v, f"tests[{i - 1}] (test_{i})"))
+         for i, v in enumerate(tests, start=1)],
+        parse_threshold(body.get("threshold")),
+    )
+
+
+def _check_count(numbered: list, max_tests: int, name) -> None:
+    over = [n for n, _ in numbered if n > max_tests]
+    if over:
+        raise RequestError(
+            "too_many_photos",
+            f"{name(max(over))}: test photos are test_1 ... test_{max_tests} "
+            f"(at most {max_tests} per request)",
+        )
+
+
+def parse_embed(request: dict) -> Photo:
+    """One photo: multipart field 'image', a bare body, or JSON {"image": base64}."""
+    kind, payload = split_body(request)
+    if kind == "raw" and payload.lstrip()[:1] == b"{":
+        payload, kind = parse_json_bytes(payload), "json"
+    if kind == "raw":
+        return Photo("image", payload)
+    unknown = sorted(set(payload) - {"image"})
+    where = "JSON key" if kind == "json" else "form field"
+    if unknown:
+        raise RequestError("unknown_field", f"unknown {where}(s) {unknown}: expected 'image'")
+    if payload.get("image") is None:
+        raise RequestError("missing_image", f"the {where} 'image' (one photo) is missing")
+    if kind == "json":
+        return Photo("image", decode_base64(payload["image"], "image"))
+    return Photo("image", _form_bytes(payload["image"], "image"))
+
+
+def _form_bytes(value: object, field: str) -> bytes:
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value)
+    # A part sent as text/* or JSON arrives decoded: it cannot be a photo.
+    raise RequestError("not_an_image", f"{field}: the form field must be a photo file, not text")
+
+
+def decode_base64(value: object, field: str) -> bytes:
+    if not isinstance(value, str):
+        raise RequestError("invalid_base64", f"{field}: expected a base64 string")
+    text = _DATA_URL.sub("", value.strip(), count=1)
+    text = "".join(text.split())  # line-wrapped base64 is fine
+    text = text.replace("-", "+").replace("_", "/")  # the URL-safe alphabet too
+    text += "=" * (-len(text) % 4)  # and missing padding
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise RequestError("invalid_base64", f"{field}: not valid base64 ({exc})") from None
+
+
+def parse_threshold(value: object) -> float | None:
+    """None when absent; else a finite number in [-1, 1] (form text, JSON number or string)."""
+    if value is None:
+        return None
+    if isinstance(value, (bytes, bytearray)):
+        try:
+            value = bytes(value).decode("ascii")
+        except UnicodeDecodeError:
+            raise RequestError("invalid_threshold", "threshold: not a number") from None
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise RequestError("invalid_threshold", "threshold: not a number")
+    try:
+        number = float(value)
+    except (ValueError, OverflowError):
+        raise RequestError("invalid_threshold", f"threshold: {str(value)[:40]!r} is not a number") from None
+    if not math.isfinite(number) or not -1.0 <= number <= 1.0:
+        raise RequestError(
+            "invalid_threshold", f"threshold: {number} is outside [-1, 1] (a cosine similarity)"
+        )
+    return number

@@ -1,0 +1,1 @@
+"""SimCLR pretraining of the face backbone on unlabeled faces (lightly)."""

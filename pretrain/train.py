@@ -1,0 +1,156 @@
+"""`make pretrain`: SimCLR on unlabeled aligned faces (CelebA + LFW peopleDevTrain).
+
+    python -m pretrain.train [--smoke] [--resume] [--cache-dir C]
+
+Writes <out>/checkpoint.pt (resumable, every few minutes), <out>/backbone.pt (the
+pretrained backbone), reports/pretrain_loss.png and reports/pretrain.json (SSL-only
+verification accuracy on pairsDevTest next to a randomly initialised backbone's).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from lightly.loss import NTXentLoss
+from PIL import Image
+from torch.utils.data import DataLoader, Dataset
+from tqdm import tqdm
+
+from model.backbone import BackboneConfig, FaceBackbone
+from model.embedder import FaceEmbedder, save_checkpoint
+from pretrain.simclr import SimCLR, face_transform
+from training.schedule import progress as schedule_progress, set_lr
+from training.checkpoint import load_state, save_state, seed_everything
+from training.curves import plot_curves
+from training.evaluation import evaluate, write_json
+from training.manifest import load_crops, training_rows
+from training.params import load_params
+
+
+class TwoViews(Dataset):
+    """Aligned crops (BGR uint8, in memory) -> two augmented views each."""
+
+    def __init__(self, crops: np.ndarray, transform) -> None:
+        self.crops, self.transform = crops, transform
+
+    def __len__(self) -> int:
+        return len(self.crops)
+
+    def __getitem__(self, index: int):
+        view_a, view_b = self.transform(Image.fromarray(self.crops[index][:, :, ::-1]))
+        return view_a, view_b
+
+
+def epoch_order(size: int, seed: int, epoch: int) -> list[int]:
+    """The same shuffled order for an epoch whether or not the run was resumed."""
+    generator = torch.Generator().manual_seed(seed * 1000 + epoch)
+    return torch.randperm(size, generator=generator).tolist()
+
+
+def build(params: dict) -> tuple[SimCLR, torch.optim.Optimizer]:
+    backbone = FaceBackbone(BackboneConfig(embedding_dim=params["embedding_dim"], input_size=params["input_size"]))
+    model = SimCLR(backbone, params["projection_dim"])
+    optimizer = torch.optim.AdamW(model.parameters(), lr=params["lr"], weight_decay=params["weight_decay"])
+    return model, optimizer
+
+
+def train(params: dict, cache_dir: Path, resume: bool) -> dict:
+    seed_everything(params["seed"])
+    out = Path(params["out"])
+    out.mkdir(parents=True, exist_ok=True)
+    rows = training_rows(cache_dir, "pretrain")
+    crops = load_crops(cache_dir, [r["file"] for r in rows])
+    dataset = TwoViews(crops, face_transform(params["input_size"]))
+    batch = min(params["batch_size"], len(dataset))
+    steps_per_epoch = len(dataset) // batch
+    total_steps = params["epochs"] * steps_per_epoch
+    if params.get("max_steps"):
+        total_steps = min(total_steps, params["max_steps"])
+
+    model, optimizer = build(params)
+    criterion = NTXentLoss(temperature=params["temperature"])
+    state = {"step": 0, "history": [], "seconds": 0.0}
+    checkpoint = out / "checkpoint.pt"
+    if resume and checkpoint.exists():
+        state = load_state(checkpoint, model=model, optimizer=optimizer)
+        print(f"resumed at step {state['step']}/{total_steps}")
+
+    def save() -> None:
+        save_state(checkpoint, model=model, optimizer=optimizer, step=state["step"],
+                   history=state["history"], seconds=state["seconds"])
+
+    model.train()
+    started, last_save = time.time() - state["seconds"], time.time()
+    max_seconds = params["max_minutes"] * 60
+
+    def fraction() -> float:
+        return schedule_progress(state["step"], total_steps, time.time() - started, max_seconds)
+    progress = tqdm(total=total_steps, initial=state["step"], desc="simclr", unit="step")
+    while fraction() < 1.0:
+        epoch, offset = divmod(state["step"], steps_per_epoch)
+        order = epoch_order(len(dataset), params["seed"], epoch)[offset * batch : steps_per_epoch * batch]
+        loader = DataLoader(dataset, batch_size=batch, sampler=order, num_workers=params.get("workers", 1),
+                            drop_last=True, persistent_workers=False)
+        for view_a, view_b in loader:
+            tick = time.time()
+            lr = set_lr(optimizer, params["lr"], fraction())
+            loss = criterion(model(view_a), model(view_b))
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            state["step"] += 1
+            state["seconds"] = time.time() - started
+            rate = 2 * batch / max(1e-6, time.time() - tick)
+            state["history"].append((state["step"], loss.item(), lr))
+            progress.set_postfix(epoch=epoch, loss=f"{loss.item():.3f}", img_s=f"{rate:.0f}")
+            progress.update()
+            if time.time() - last_save > params["checkpoint_minutes"] * 60:
+                save()
+                last_save = time.time()
+            if fraction() >= 1.0:
+                break
+    progress.close()
+    save()
+    save_checkpoint(out / "backbone.pt", model.backbone, stage="simclr", steps=state["step"],
+                    seconds=round(state["seconds"]))
+    return {"steps": state["step"], "epochs": round(state["step"] / steps_per_epoch, 2),
+            "photos": len(dataset), "seconds": round(state["seconds"]),
+            "images_per_second": round(2 * batch * state["step"] / max(1.0, state["seconds"]), 1),
+            "history": state["history"], "model": model}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true", help="tiny run for tests and CI")
+    parser.add_argument("--resume", action="store_true", help="continue from <out>/checkpoint.pt")
+    parser.add_argument("--cache-dir", help="face cache (default: params.yaml data.cache_dir)")
+    parser.add_argument("--reports", default="reports", help="where the loss plot and json go")
+    args = parser.parse_args()
+    params = load_params("pretrain", args.smoke)
+    cache_dir = Path(args.cache_dir or load_params("data", args.smoke)["cache_dir"])
+    torch.set_num_threads(params.get("threads", 2))
+    result = train(params, cache_dir, args.resume)
+    model, history = result.pop("model"), result.pop("history")
+
+    reports = Path(args.reports)
+    plot_curves(reports / "pretrain_loss.png", {"NT-Xent loss": [(s, l) for s, l, _ in history],
+                                                 "learning rate": [(s, lr) for s, _, lr in history]},
+                title=f"SimCLR pretraining ({result['photos']} faces, {result['epochs']} epochs)")
+    seed_everything(params["seed"])
+    random_backbone = FaceBackbone(model.backbone.config)
+    metrics = {
+        "simclr": evaluate(FaceEmbedder(model.backbone.eval()), cache_dir),
+        "random_init": evaluate(FaceEmbedder(random_backbone.eval()), cache_dir),
+    }
+    summary = {"params": {k: v for k, v in params.items()}, "run": result, "pairsDevTest": metrics,
+               "command": "make pretrain" + (" ARGS=--smoke" if args.smoke else "")}
+    write_json(reports / "pretrain.json", summary)
+    print(json.dumps(metrics, indent=2))
+
+
+if __name__ == "__main__":
+    main()

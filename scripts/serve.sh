@@ -1,0 +1,162 @@
+#!/usr/bin/env bash
+# scripts/serve.sh start|stop|status — TorchServe with face-verify and face-embed from model_store/.
+# `make serve` archives first (stale .mar files only) and then runs `start`; `make stop` runs `stop`.
+#
+# start: launches TorchServe in the background from the repository root (so its token file is
+#        ./key_file.json), logs to logs/, waits until /ping says Healthy and both models have a
+#        READY worker (SERVE_TIMEOUT seconds, default 180), then prints the URL, the key file
+#        and a curl example. On failure it shows
+#        the log tail, stops what it started and exits 1.
+# The server's temp dir (pid file, worker sockets, unpacked archives) is private to this clone
+# and recorded in .serve/tmpdir, so `stop` finds this server and no other.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+venv=${VENV:-.venv}
+case $venv in /*) ;; *) venv=$root/$venv ;; esac
+config=${TS_CONFIG:-config.properties}
+timeout=${SERVE_TIMEOUT:-180}
+state=.serve
+logs=$root/logs
+key_file=$root/key_file.json
+inference=$(sed -n 's/^inference_address=//p' "$config" | tail -1)
+inference=${inference:-http://127.0.0.1:8080}
+management=$(sed -n 's/^management_address=//p' "$config" | tail -1)
+management=${management:-http://127.0.0.1:8081}
+metrics=$(sed -n 's/^metrics_address=//p' "$config" | tail -1)
+
+api_key() {  # api_key inference|management
+  "$venv/bin/python" -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]]["key"])' \
+    "$key_file" "$1" 2>/dev/null
+}
+
+server_pid() {  # the Java frontend's pid if our server is running
+  [ -f "$state/tmpdir" ] || return 1
+  local pid_file pid
+  pid_file="$(cat "$state/tmpdir")/.model_server.pid"
+  [ -f "$pid_file" ] || return 1
+  pid=$(cat "$pid_file")
+  kill -0 "$pid" 2>/dev/null && grep -q org.pytorch.serve.ModelServer "/proc/$pid/cmdline" 2>/dev/null || return 1
+  echo "$pid"
+}
+
+healthy() {  # /ping says Healthy and each model has a READY worker (ping alone is early)
+  [ -f "$key_file" ] || return 1
+  curl -sf --max-time 5 -H "Authorization: Bearer $(api_key inference)" "$inference/ping" 2>/dev/null \
+    | grep -q '"Healthy"' || return 1
+  local model
+  for model in face-verify face-embed; do
+    curl -sf --max-time 5 -H "Authorization: Bearer $(api_key management)" "$management/models/$model" \
+      2>/dev/null | grep -q '"status": "READY"' || return 1
+  done
+}
+
+print_usage() {
+  [ -f "$state/examples/cat.jpg" ] || "$venv/bin/python" scripts/example_photos.py "$state/examples" >/dev/null
+  cat <<EOF
+
+TorchServe is up: $inference  (management $management, metrics $metrics)
+Token file: $key_file  (the inference key is its ["inference"]["key"])
+Logs: $logs/  (ts_log.log, model_log.log, access_log.log)
+
+Try it (sample photos in $state/examples/):
+  KEY=\$(python3 -c 'import json; print(json.load(open("key_file.json"))["inference"]["key"])')
+  curl -H "Authorization: Bearer \$KEY" $inference/predictions/face-verify \\
+       -F reference=@$state/examples/reference.jpg -F test_1=@$state/examples/group.jpg \\
+       -F test_2=@$state/examples/other.jpg -F test_3=@$state/examples/cat.jpg
+
+Stop it with: make stop
+EOF
+}
+
+start() {
+  if server_pid >/dev/null; then
+    if healthy; then
+      echo "TorchServe is already running (pid $(server_pid)); 'make stop' first to reload the models."
+      print_usage
+      exit 0
+    fi
+    echo "A TorchServe of this clone is running (pid $(server_pid)) but not healthy: run 'make stop'." >&2
+    exit 1
+  fi
+  for mar in face-verify face-embed; do
+    [ -f "model_store/$mar.mar" ] || { echo "model_store/$mar.mar is missing: run 'make archive'" >&2; exit 1; }
+  done
+  local address
+  for address in "$inference" "$management" "$metrics"; do
+    address=${address#*://}
+    if (exec 3<>"/dev/tcp/${address%:*}/${address##*:}") 2>/dev/null; then
+      echo "serve: $address is already in use (another TorchServe? 'make stop', or change $config)" >&2
+      exit 1
+    fi
+  done
+  mkdir -p "$state" "$logs"
+  local tmp
+  tmp=$(mktemp -d /tmp/face-serve.XXXXXX)  # short path: worker unix sockets live here
+  echo "$tmp" > "$state/tmpdir"
+  rm -f "$key_file"
+  echo "starting TorchServe ($config, logs in $logs/) ..."
+  local t0=$SECONDS
+  TMPDIR=$tmp TEMP=$tmp LOG_LOCATION=$logs METRICS_LOCATION=$logs PATH="$venv/bin:$PATH" \
+    "$venv/bin/torchserve" --start --ncs --ts-config "$config" --model-store model_store \
+    --models face-verify=face-verify.mar face-embed=face-embed.mar >"$logs/serve.out" 2>&1 || true
+  until healthy; do
+    if ! server_pid >/dev/null && [ $((SECONDS - t0)) -gt 5 ]; then
+      fail "TorchServe exited during start-up"
+    fi
+    if [ $((SECONDS - t0)) -ge "$timeout" ]; then
+      fail "TorchServe was not healthy after ${timeout}s"
+    fi
+    sleep 1
+  done
+  echo "healthy after $((SECONDS - t0))s"
+  print_usage
+}
+
+fail() {
+  echo "serve: $1. Log tail:" >&2
+  for log in "$logs/serve.out" "$logs/ts_log.log" "$logs/model_log.log"; do
+    [ -f "$log" ] && { echo "--- $log" >&2; tail -n 25 "$log" >&2; }
+  done
+  stop >/dev/null 2>&1 || true
+  echo "serve: stopped what was started; full logs in $logs/" >&2
+  exit 1
+}
+
+stop() {
+  local pid tmp
+  if ! pid=$(server_pid); then
+    echo "TorchServe (this clone) is not running."
+    cleanup
+    return 0
+  fi
+  tmp=$(cat "$state/tmpdir")
+  TMPDIR=$tmp "$venv/bin/torchserve" --stop >/dev/null
+  for _ in $(seq 1 30); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 1
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    echo "TorchServe (pid $pid) did not stop in 30s; killing it" >&2
+    kill -9 "$pid" 2>/dev/null || true
+  fi
+  cleanup
+  echo "TorchServe stopped."
+}
+
+cleanup() {
+  if [ -f "$state/tmpdir" ]; then
+    local tmp
+    tmp=$(cat "$state/tmpdir")
+    case $tmp in /tmp/face-serve.*) rm -rf "$tmp" ;; esac
+    rm -f "$state/tmpdir"
+  fi
+  rm -f "$key_file"
+}
+
+case ${1:-} in
+  start) start ;;
+  stop) stop ;;
+  status) if pid=$(server_pid) && healthy; then echo "healthy (pid $pid) at $inference"; else echo "not running"; exit 1; fi ;;
+  *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
+esac

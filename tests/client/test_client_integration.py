@@ -1,0 +1,133 @@
+"""The client against the REAL server: TorchServe with face-verify + face-embed.
+
+Uses the session fixture `torchserve_server` (tests/conftest.py: builds the .mar files, starts
+TorchServe on free ports; `.base_url` and `.token`), shared with tests/handler/test_server.py.
+Skipped without Java.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from client import AuthenticationError, BadInputError, FaceClient, VerificationResult
+from client.cli import main as cli_main
+
+pytestmark = pytest.mark.integration
+
+skimage_data = pytest.importorskip("skimage.data")
+
+
+@pytest.fixture(scope="module")
+def server(torchserve_server):
+    return torchserve_server
+
+
+@pytest.fixture(scope="module")
+def client(server):
+    with FaceClient(server.base_url, token=server.token, timeout=120, retries=2) as face_client:
+        yield face_client
+
+
+@pytest.fixture(scope="module")
+def astronaut() -> np.ndarray:
+    return skimage_data.astronaut()  # 512x512 RGB, one face
+
+
+@pytest.fixture(scope="module")
+def chelsea() -> np.ndarray:
+    return skimage_data.chelsea()  # a cat: no human face
+
+
+def iou(a, b) -> float:
+    ax, ay, aw, ah = a
+    bx, by, bw, bh = b
+    w = max(0.0, min(ax + aw, bx + bw) - max(ax, bx))
+    h = max(0.0, min(ay + ah, by + bh) - max(ay, by))
+    return w * h / (aw * ah + bw * bh - w * h)
+
+
+def test_health(client):
+    assert client.health().healthy
+
+
+def test_verify_contract(client, astronaut, chelsea):
+    mirrored = Image.fromarray(astronaut[:, ::-1])
+    result = client.verify(astronaut, [astronaut, mirrored, chelsea])
+    assert isinstance(result, VerificationResult)
+    assert result.model.startswith("face-verify") and -1.0 <= result.threshold <= 1.0
+    ref_box = result.reference.box
+    assert 0 <= ref_box[0] and 0 <= ref_box[1] and ref_box[0] + ref_box[2] <= 513 and ref_box[1] + ref_box[3] <= 513
+    assert result.reference.confidence > 0.5
+    same, flipped, cat = result.results
+    assert [r.name for r in result.results] == ["test_1", "test_2", "test_3"]
+    # the same photo: the same face, found at the same place, with a near-perfect score
+    assert same.match and same.faces >= 1 and same.score > 0.95 and iou(same.box, ref_box) > 0.8
+    # mirrored: still the same person, the box mirrored too
+    assert flipped.match and flipped.score >= result.threshold
+    x, y, w, h = flipped.box
+    assert iou((512 - x - w, y, w, h), ref_box) > 0.6
+    # no face: faces 0, no score, no box, no match
+    assert (cat.faces, cat.score, cat.box, cat.match) == (0, None, None, False)
+
+
+def test_threshold_override(client, astronaut, chelsea):
+    result = client.verify(astronaut, [astronaut, chelsea], threshold=1.0)
+    assert result.threshold == 1.0
+    assert not result.results[1].match
+    assert result.results[0].match == (result.results[0].score >= 1.0)
+
+
+def test_embed_finds_the_face(client, astronaut, chelsea):
+    embedded = client.embed(astronaut)
+    assert embedded.model.startswith("face-embed") and len(embedded.faces) >= 1
+    vector = embedded.faces[0].embedding
+    assert len(vector) >= 64 and math.isclose(math.sqrt(sum(v * v for v in vector)), 1.0, abs_tol=1e-3)
+    assert client.embed(chelsea).faces == []
+
+
+def test_bad_photo_is_bad_input_with_the_servers_message(client, astronaut):
+    with pytest.raises(BadInputError) as info:
+        client.verify(astronaut, [b"this is not a photo at all"])
+    assert info.value.code == "not_an_image" and 400 <= info.value.status < 500
+    assert "test_1" in info.value.message
+
+
+def test_reference_without_a_face(client, astronaut, chelsea):
+    with pytest.raises(BadInputError) as info:
+        client.verify(chelsea, [astronaut])
+    assert info.value.code == "no_face_in_reference"
+
+
+def test_too_many_photos(client, astronaut):
+    tiny = Image.fromarray(astronaut).resize((64, 64))
+    with pytest.raises(BadInputError) as info:
+        client.verify(tiny, [tiny] * 33)
+    assert info.value.code == "too_many_photos"
+
+
+@pytest.mark.parametrize("token", ["", "wrong-token"], ids=["no-token", "wrong-token"])
+def test_no_or_wrong_token_is_refused(server, astronaut, token):
+    with FaceClient(server.base_url, token=token, retries=0) as anonymous:
+        with pytest.raises(AuthenticationError):
+            anonymous.verify(astronaut, [astronaut])
+        with pytest.raises(AuthenticationError):
+            anonymous.health()
+
+
+def test_cli_against_the_server(server, astronaut, chelsea, tmp_path, capsys):
+    ref, cat = tmp_path / "astronaut.png", tmp_path / "chelsea.jpg"
+    Image.fromarray(astronaut).save(ref)
+    Image.fromarray(chelsea).save(cat)
+    code = cli_main(["verify", str(ref), str(ref), str(cat), "--url", server.base_url, "--token", server.token])
+    out = capsys.readouterr().out
+    assert code == 0 and "matched 1 of 2" in out
+
+
+def test_oversized_request_is_bad_input_not_a_dead_server(client):
+    # TorchServe refuses bodies over max_request_size (config.properties) before the handler.
+    with pytest.raises(BadInputError) as info:
+        client.verify(b"\xff\xd8\xff" + b"\0" * (33 * 1024 * 1024), [b"\xff\xd8\xff"])
+    assert info.value.status == 413

@@ -1,0 +1,73 @@
+"""The pydantic models mirror the serving JSON exactly."""
+from __future__ import annotations
+
+import copy
+
+import pytest
+from pydantic import ValidationError
+
+from client import EmbeddingResult, Health, TestResult, VerificationResult
+from stub_http import sample_embedding, sample_verification
+
+
+def test_verification_round_trip():
+    sample = sample_verification(3)
+    result = VerificationResult.model_validate(sample)
+    assert result.model_dump(mode="json") == sample
+    assert VerificationResult.model_validate_json(result.model_dump_json()) == result
+
+
+def test_verification_helpers():
+    result = VerificationResult.model_validate(sample_verification(3))
+    assert [r.name for r in result.matches] == ["test_1"]
+    assert [r.name for r in result.non_matches] == ["test_2", "test_3"]
+    assert result.match_flags == [True, False, False]
+    assert result.scores == [0.81, None, None]
+    assert result.result(0) is result.result("test_1")
+    assert result.result("test_3").index == 2
+    assert result.results[0].box == (10.0, 20.0, 80.0, 96.0)
+    assert result.results[0].has_face and not result.results[1].has_face
+    with pytest.raises(KeyError):
+        result.result("test_9")
+
+
+def test_unknown_fields_are_kept():
+    sample = sample_verification(1)
+    sample["elapsed_ms"] = 12.5
+    sample["results"][0]["landmarks"] = [[1, 2]]
+    assert VerificationResult.model_validate(sample).model_dump(mode="json") == sample
+
+
+@pytest.mark.parametrize("mutate", [
+    lambda d: d["results"][0].pop("faces"),
+    lambda d: d["results"][0].update(box=[1, 2, 3]),
+    lambda d: d["results"][0].update(faces=-1),
+    lambda d: d["reference"].update(box=None),
+    lambda d: d.pop("threshold"),
+])
+def test_contract_violations_are_rejected(mutate):
+    sample = copy.deepcopy(sample_verification(1))
+    mutate(sample)
+    with pytest.raises(ValidationError):
+        VerificationResult.model_validate(sample)
+
+
+def test_no_face_result():
+    item = TestResult.model_validate({"name": "test_2", "match": False, "score": None, "box": None, "faces": 0})
+    assert item.score is None and item.box is None and not item.has_face
+
+
+def test_embedding_and_health_round_trip():
+    sample = sample_embedding()
+    result = EmbeddingResult.model_validate(sample)
+    assert result.model_dump(mode="json") == sample
+    assert result.boxes == [(1.0, 2.0, 30.0, 40.0), (50.0, 60.0, 20.0, 25.0)]
+    assert result.embeddings[0] == [0.6, 0.8]
+    assert Health.model_validate({"status": "Healthy"}).healthy
+    assert not Health.model_validate({"status": "Unhealthy"}).healthy
+
+
+def test_models_are_immutable():
+    result = VerificationResult.model_validate(sample_verification(1))
+    with pytest.raises(ValidationError):
+        result.threshold = 0.9

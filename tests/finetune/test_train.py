@@ -1,0 +1,64 @@
+import json
+
+import numpy as np
+import torch
+
+from finetune.losses import ArcFace
+from finetune.train import LabelledFaces, identities, run, variant_params
+from model.backbone import BackboneConfig, FaceBackbone
+from model.embedder import FaceEmbedder, load_backbone
+
+
+def test_a_few_fine_tuning_steps_lower_the_loss_on_a_tiny_set():
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    crops = rng.integers(0, 255, (12, 112, 112, 3), dtype=np.uint8)
+    dataset = LabelledFaces(crops, [i % 3 for i in range(12)], augment=False)
+    backbone = FaceBackbone(BackboneConfig(embedding_dim=32))
+    head = ArcFace(32, 3, scale=16.0, margin=0.2)
+    optimizer = torch.optim.AdamW([*backbone.parameters(), *head.parameters()], lr=1e-3)
+    images, labels = dataset.images, dataset.labels
+    losses = []
+    for _ in range(5):
+        loss, _ = head(backbone(images), labels)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < losses[0]
+
+
+def test_identities_keep_people_with_enough_photos():
+    rows = [{"identity": n} for n in ["a", "a", "b", "c", "c", "c"]]
+    kept, labels, classes = identities(rows, min_photos=2)
+    assert classes == 2 and len(kept) == 5 and sorted(set(labels)) == [0, 1]
+
+
+def test_smoke_pipeline_pretrain_then_finetune_then_reload(smoke_cache, tmp_path):
+    """The real stages on real (few) photos: pretrain -> fine-tune -> checkpoint -> reload."""
+    from pretrain.train import train as pretrain
+    from training.params import load_params
+
+    pre = load_params("pretrain", smoke=True) | {"out": str(tmp_path / "pre")}
+    pretrain(pre, smoke_cache, resume=False)
+    params = variant_params(True, None) | {"pretrained": str(tmp_path / "pre/backbone.pt"), "out": str(tmp_path / "ft")}
+    summary = run(params, smoke_cache, tmp_path / "ft")
+    assert 0 < summary["run"]["steps"] <= params["max_steps"]
+    assert 0 <= summary["pairsDevTest"]["accuracy"] <= 1
+    saved = json.loads((tmp_path / "ft/summary.json").read_text())
+    assert saved["pairsDevTest"] == summary["pairsDevTest"]
+    backbone, meta = load_backbone(tmp_path / "ft/backbone.pt")
+    assert meta["threshold"] == summary["pairsDevTest"]["threshold"]
+    crops = np.random.default_rng(0).integers(0, 255, (3, 112, 112, 3), dtype=np.uint8)
+    again, _ = load_backbone(tmp_path / "ft/backbone.pt")
+    assert np.array_equal(FaceEmbedder(backbone).embed(crops), FaceEmbedder(again).embed(crops))
+    assert (tmp_path / "ft/curves.png").stat().st_size > 1000
+
+
+def test_resume_continues_from_the_checkpoint(smoke_cache, tmp_path):
+    params = variant_params(True, None) | {"init": "random", "out": str(tmp_path / "ft"), "max_steps": 2, "epochs": 5}
+    from finetune.train import train
+
+    train(params, smoke_cache, tmp_path / "ft", resume=False)
+    more = train(params | {"max_steps": 3}, smoke_cache, tmp_path / "ft", resume=True)
+    assert more["steps"] == 3 and len(more["history"]) == 3

@@ -1,0 +1,358 @@
+"""The handler's steps on real photos, without a server: initialize, preprocess (decode,
+detect, align), inference (one batched forward), postprocess (scores, JSON, statuses)."""
+from __future__ import annotations
+
+import base64
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from handler.protocol import ERROR_STATUS
+from model.embedder import load_backbone
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def near(box, expected, tolerance: float = 0.08) -> bool:
+    """Boxes agree to `tolerance` of the face size (plus 3 px)."""
+    slack = tolerance * max(expected[2], expected[3]) + 3
+    return all(abs(a - b) <= slack for a, b in zip(box, expected))
+
+
+def moved(box, dx: float, dy: float, scale: float = 1.0):
+    x, y, w, h = box
+    return (x * scale + dx, y * scale + dy, w * scale, h * scale)
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+# ---------------------------------------------------------------- initialize
+
+
+def test_initialize_with_committed_weights(make_server, committed_model_dir):
+    handler = make_server(committed_model_dir).handler
+    _, meta = load_backbone(committed_model_dir / "face_embedder.pt")
+    assert handler.initialized and handler.mode == "verify"
+    assert handler.threshold == pytest.approx(float(meta["threshold"]))
+    assert handler.label == f"face-verify:{meta['version']}"
+    assert handler.settings.max_tests == 32 and handler.settings.max_faces == 16
+    # one forward pass even for a full request: every face of 1 + 32 photos fits a batch
+    assert handler.embedder.batch_size >= 33 * 16
+
+
+def test_initialize_reads_model_config_and_name(make_server, feature_model_dir):
+    server = make_server(feature_model_dir, name="face-embed",
+                         yaml={"handler": {"max_tests": 3, "max_faces": 2}})
+    assert server.handler.mode == "embed"
+    assert (server.handler.settings.max_tests, server.handler.settings.max_faces) == (3, 2)
+
+
+def test_handler_uses_the_detector_file_in_the_model_dir(make_server, feature_model_dir, tmp_path):
+    from model.detection import yunet_model_path
+
+    (tmp_path / "face_embedder.pt").write_bytes((feature_model_dir / "face_embedder.pt").read_bytes())
+    (tmp_path / "face_detection_yunet_copy.onnx").write_bytes(yunet_model_path().read_bytes())
+    handler = make_server(tmp_path).handler
+    assert handler.pipeline.detector.model_path == str(tmp_path / "face_detection_yunet_copy.onnx")
+
+
+# ---------------------------------------------------------------- preprocess
+
+
+def test_preprocess_finds_the_reference_face(verify, photo_bytes, astronaut_box):
+    (item,) = verify.handler.preprocess([{"reference": bytearray(photo_bytes["astronaut"])}])
+    (reference,) = item["photos"]
+    assert reference["name"] == "reference" and len(reference["faces"]) == 1
+    found = reference["faces"][0]
+    assert near(found.face.box, astronaut_box)
+    assert found.face.confidence > 0.8
+    assert found.crop.shape == (112, 112, 3) and found.crop.dtype == np.uint8
+
+
+def test_preprocess_reference_keeps_only_its_largest_face(verify, photo_bytes):
+    (item,) = verify.handler.preprocess([{"reference": bytearray(photo_bytes["group"])}])
+    assert len(item["photos"][0]["faces"]) == 1
+
+
+def test_preprocess_counts_faces_and_maps_boxes_to_the_photo(verify, photo_bytes, astronaut_box):
+    request = {"reference": bytearray(photo_bytes["astronaut"]),
+               "test_1": bytearray(photo_bytes["group"]),
+               "test_2": bytearray(photo_bytes["shifted"]),
+               "test_3": bytearray(photo_bytes["big_group"]),
+               "test_4": bytearray(photo_bytes["cat"])}
+    (item,) = verify.handler.preprocess([request])
+    by_name = {photo["name"]: photo["faces"] for photo in item["photos"]}
+    assert [len(by_name[f"test_{i}"]) for i in range(1, 5)] == [2, 1, 2, 0]
+    boxes = [f.face.box for f in by_name["test_1"]]
+    assert any(near(b, moved(astronaut_box, 40, 150, 0.75), 0.1) for b in boxes)
+    assert near(by_name["test_2"][0].face.box, moved(astronaut_box, 230, 120))
+    # big_group is 2400 px wide: detection runs on a downscaled copy, boxes come back full size
+    big = [f.face.box for f in by_name["test_3"]]
+    assert any(near(b, moved(astronaut_box, 1500, 700, 1.5), 0.12) for b in big)
+
+
+def test_preprocess_caps_faces_per_photo(make_server, feature_model_dir, photo_bytes):
+    server = make_server(feature_model_dir, yaml={"handler": {"max_faces": 1}})
+    response, status = server.one({"reference": bytearray(photo_bytes["astronaut"]),
+                                   "test_1": bytearray(photo_bytes["group"])})
+    assert status == 200 and response["results"][0]["faces"] == 1
+
+
+# ---------------------------------------------------------------- inference
+
+
+def test_inference_is_one_batched_forward_for_all_faces(verify, photo_bytes):
+    calls = []
+    hook = verify.handler.embedder.backbone.register_forward_hook(
+        lambda module, inputs, output: calls.append(inputs[0].shape[0]))
+    try:
+        request = {"reference": bytearray(photo_bytes["astronaut"])}
+        for i, name in enumerate(["group", "big_group", "shifted", "cat", "cameraman"], start=1):
+            request[f"test_{i}"] = bytearray(photo_bytes[name])
+        items = verify.handler.inference(verify.handler.preprocess([request]))
+    finally:
+        hook.remove()
+    faces = sum(len(photo["faces"]) for photo in items[0]["photos"])
+    assert faces == 1 + 2 + 2 + 1 + 0 + 1
+    assert calls == [2 * faces]  # one call; the mirrored crops ride along (flip fusion)
+    for photo in items[0]["photos"]:
+        assert photo["embeddings"].shape == (len(photo["faces"]), 256)
+        if len(photo["faces"]):
+            assert np.allclose(np.linalg.norm(photo["embeddings"], axis=1), 1.0, atol=1e-5)
+
+
+def test_a_batch_of_requests_shares_one_forward_and_keeps_its_statuses(verify, photo_bytes):
+    calls = []
+    hook = verify.handler.embedder.backbone.register_forward_hook(lambda *args: calls.append(1))
+    try:
+        outputs, statuses = verify(
+            {"reference": bytearray(photo_bytes["astronaut"]), "test_1": bytearray(photo_bytes["shifted"])},
+            {"reference": bytearray(photo_bytes["cat"])},
+            {"body": {"reference": b64(photo_bytes["cameraman"]), "tests": [b64(photo_bytes["group"])]}},
+        )
+    finally:
+        hook.remove()
+    assert calls == [1]
+    assert statuses == [200, 422, 200]
+    assert outputs[0]["results"][0]["faces"] == 1
+    assert outputs[1]["error"] == "no_face_in_reference"
+    assert outputs[2]["results"][0]["faces"] == 2
+
+
+# ---------------------------------------------------------------- postprocess
+
+
+def test_same_face_scores_higher_than_a_different_face(verify, photo_bytes):
+    request = {"reference": bytearray(photo_bytes["astronaut"])}
+    names = ["scaled", "shifted", "rotated", "cameraman", "cat"]
+    for i, name in enumerate(names, start=1):
+        request[f"test_{i}"] = bytearray(photo_bytes[name])
+    response, status = verify.one(request)
+    assert status == 200
+    scores = {name: result["score"] for name, result in zip(names, response["results"])}
+    for same in ("scaled", "shifted", "rotated"):
+        assert scores[same] > scores["cameraman"] + 0.1, scores
+    assert scores["cat"] is None
+
+
+def test_response_format(verify, photo_bytes, astronaut_box):
+    request = {"reference": bytearray(photo_bytes["astronaut"]),
+               "test_2": bytearray(photo_bytes["cat"]),
+               "test_1": bytearray(photo_bytes["group"]),
+               "test_10": bytearray(photo_bytes["shifted"])}
+    response, status = verify.one(request)
+    assert status == 200
+    json.dumps(response, allow_nan=False)  # plain JSON
+    assert set(response) == {"model", "threshold", "reference", "results"}
+    assert response["model"] == "face-verify:test-features"
+    assert response["threshold"] == pytest.approx(0.3)  # the checkpoint's calibrated default
+    assert set(response["reference"]) == {"box", "confidence"}
+    assert near(response["reference"]["box"], astronaut_box)
+    assert [r["name"] for r in response["results"]] == ["test_1", "test_2", "test_10"]
+    group, cat, shifted = response["results"]
+    for result in (group, cat, shifted):
+        assert set(result) == {"name", "match", "score", "box", "faces"}
+    assert cat == {"name": "test_2", "match": False, "score": None, "box": None, "faces": 0}
+    assert group["faces"] == 2
+    # the group's best face is the astronaut, not the cameraman next to her
+    assert near(group["box"], moved(astronaut_box, 40, 150, 0.75), 0.1)
+    for result in (group, shifted):
+        assert isinstance(result["score"], float) and -1.0 <= result["score"] <= 1.0 + 1e-6
+        assert result["match"] is (result["score"] >= response["threshold"])
+        assert len(result["box"]) == 4 and all(isinstance(v, float) for v in result["box"])
+
+
+def test_threshold_from_the_request_decides_match(verify, photo_bytes):
+    base = {"reference": bytearray(photo_bytes["astronaut"]), "test_1": bytearray(photo_bytes["shifted"])}
+    low, _ = verify.one({**base, "threshold": bytearray(b"-1")})
+    high, _ = verify.one({**base, "threshold": bytearray(b"1")})
+    score = low["results"][0]["score"]
+    assert low["threshold"] == -1.0 and low["results"][0]["match"] is True
+    assert high["threshold"] == 1.0 and high["results"][0]["match"] is (score >= 1.0)
+    assert high["results"][0]["score"] == score
+
+
+def test_json_mode_equals_form_mode(verify, photo_bytes):
+    form, _ = verify.one({"reference": bytearray(photo_bytes["astronaut"]),
+                          "test_1": bytearray(photo_bytes["group"]), "test_2": bytearray(photo_bytes["cat"]),
+                          "threshold": bytearray(b"0.4")})
+    body = {"reference": b64(photo_bytes["astronaut"]),
+            "tests": [b64(photo_bytes["group"]), b64(photo_bytes["cat"])], "threshold": 0.4}
+    as_json, status = verify.one({"body": body})
+    as_bytes, _ = verify.one({"body": bytearray(json.dumps(body).encode())})
+    assert status == 200 and as_json == form == as_bytes
+
+
+def test_committed_weights_give_a_well_formed_answer(make_server, committed_model_dir, photo_bytes):
+    server = make_server(committed_model_dir)
+    response, status = server.one({"reference": bytearray(photo_bytes["astronaut"]),
+                                   "test_1": bytearray(photo_bytes["group"]),
+                                   "test_2": bytearray(photo_bytes["cat"])})
+    assert status == 200
+    first = response["results"][0]
+    assert first["faces"] == 2 and math.isfinite(first["score"]) and -1.0 <= first["score"] <= 1.0 + 1e-6
+    assert first["match"] is (first["score"] >= response["threshold"])
+
+
+# ---------------------------------------------------------------- embed mode
+
+
+def test_embed_mode(embed, photo_bytes):
+    for request in ({"image": bytearray(photo_bytes["group"])},
+                    {"body": bytearray(photo_bytes["group"])},
+                    {"body": {"image": b64(photo_bytes["group"])}}):
+        response, status = embed.one(request)
+        assert status == 200
+        assert response["model"] == "face-embed:test-features"
+        assert len(response["faces"]) == 2
+        for face in response["faces"]:
+            assert set(face) == {"box", "confidence", "embedding"}
+            assert len(face["box"]) == 4 and 0 < face["confidence"] <= 1
+            assert len(face["embedding"]) == 256
+            assert math.isclose(float(np.linalg.norm(face["embedding"])), 1.0, abs_tol=1e-4)
+    assert embed.one({"image": bytearray(photo_bytes["cat"])}) == ({"model": "face-embed:test-features", "faces": []}, 200)
+
+
+def test_embed_matches_verify_scores(embed, verify, photo_bytes):
+    ref, _ = embed.one({"image": bytearray(photo_bytes["astronaut"])})
+    test, _ = embed.one({"image": bytearray(photo_bytes["shifted"])})
+    verdict, _ = verify.one({"reference": bytearray(photo_bytes["astronaut"]),
+                             "test_1": bytearray(photo_bytes["shifted"])})
+    cosine = float(np.dot(ref["faces"][0]["embedding"], test["faces"][0]["embedding"]))
+    assert cosine == pytest.approx(verdict["results"][0]["score"], abs=1e-4)
+
+
+@pytest.mark.parametrize("request_, code", [
+    ({}, "missing_image"),
+    ({"image": bytearray(b"")}, "empty_file"),
+    ({"image": bytearray(b"GIF89a garbage")}, "not_an_image"),
+    ({"photo": bytearray(b"x")}, "unknown_field"),
+])
+def test_embed_errors(embed, request_, code):
+    response, status = embed.one(request_)
+    assert (response["error"], status) == (code, ERROR_STATUS[code])
+
+
+# ---------------------------------------------------------------- errors
+
+
+@pytest.fixture(scope="module")
+def bad_requests(photo_bytes, bomb_png):
+    ref, cat = bytearray(photo_bytes["astronaut"]), bytearray(photo_bytes["cat"])
+    return {
+        "missing_reference": {"test_1": ref},
+        "no_face_in_reference": {"reference": cat, "test_1": ref},
+        "not_an_image": {"reference": ref, "test_1": bytearray(b"%PDF-1.4 not a photo")},
+        "truncated_image": {"reference": bytearray(photo_bytes["astronaut"][:6000])},
+        "empty_file": {"reference": ref, "test_1": bytearray()},
+        "too_many_photos": {"reference": ref, "test_33": ref},
+        "image_too_large": {"reference": bytearray(bomb_png)},
+        "malformed_json": {"body": bytearray(b'{"reference": "abc",')},
+        "invalid_base64": {"body": {"reference": "not*base64"}},
+        "invalid_threshold": {"reference": ref, "threshold": bytearray(b"NaN")},
+        "unknown_field": {"reference": ref, "test_1": ref, "tset_2": ref},
+    }
+
+
+@pytest.mark.parametrize("code", [
+    "missing_reference", "no_face_in_reference", "not_an_image", "truncated_image", "empty_file",
+    "too_many_photos", "image_too_large", "malformed_json", "invalid_base64", "invalid_threshold",
+    "unknown_field",
+])
+def test_bad_input_gives_its_4xx(verify, bad_requests, code):
+    response, status = verify.one(bad_requests[code])
+    assert response["error"] == code, response
+    assert 400 <= status < 500 and status == ERROR_STATUS[code]
+    assert isinstance(response["message"], str) and response["message"]
+
+
+def test_error_message_names_the_field(verify, photo_bytes):
+    response, _ = verify.one({"reference": bytearray(photo_bytes["astronaut"]),
+                              "test_1": bytearray(photo_bytes["astronaut"]), "test_2": bytearray(b"xx")})
+    assert response["error"] == "not_an_image" and "test_2" in response["message"]
+
+
+@pytest.mark.parametrize("threshold", [b"abc", b"1.5", b"-2", b"inf", b""])
+def test_bad_thresholds(verify, photo_bytes, threshold):
+    response, status = verify.one({"reference": bytearray(photo_bytes["astronaut"]),
+                                   "threshold": bytearray(threshold)})
+    assert (response["error"], status) == ("invalid_threshold", 400)
+
+
+def test_pixel_bound_is_configurable(make_server, feature_model_dir, photo_bytes):
+    server = make_server(feature_model_dir, yaml={"handler": {"max_pixels": 100_000}})
+    response, status = server.one({"reference": bytearray(photo_bytes["astronaut"])})  # 512 x 512
+    assert (response["error"], status) == ("image_too_large", 413)
+
+
+def test_unexpected_failure_is_a_500_json_and_the_handler_lives_on(verify, photo_bytes, monkeypatch):
+    request = {"reference": bytearray(photo_bytes["astronaut"])}
+    with monkeypatch.context() as patch:
+        patch.setattr(verify.handler.embedder, "embed", lambda crops: (_ for _ in ()).throw(RuntimeError("boom")))
+        response, status = verify.one(request)
+    assert (response["error"], status) == ("internal_error", 500)
+    assert verify.one(request)[1] == 200
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(garbage=st.binary(max_size=2000), cut=st.integers(min_value=0, max_value=30000))
+def test_garbage_never_crashes(verify, photo_bytes, garbage, cut):
+    good = photo_bytes["astronaut"]
+    for photo in (garbage, good[:cut] + garbage, good[:200] + garbage + good[200 + len(garbage):]):
+        response, status = verify.one({"reference": bytearray(good), "test_1": bytearray(photo)})
+        if status == 200:
+            assert response["results"][0]["name"] == "test_1"
+        else:
+            assert 400 <= status < 500 and response["error"] in ERROR_STATUS
+
+
+# ---------------------------------------------------------------- isolation
+
+
+def test_handler_never_imports_training_code():
+    code = ("import sys, handler.face_handler; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('training', 'pretrain', 'finetune')))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+    for path in (REPO / "handler").glob("*.py"):
+        text = path.read_text()
+        for package in ("training", "pretrain", "finetune"):
+            assert f"from {package}" not in text and f"import {package}" not in text, path
+
+
+def test_handler_module_defines_one_class():
+    """TorchServe loads a handler module by its only class."""
+    from ts.utils.util import list_classes_from_module
+
+    import handler.face_handler as module
+
+    assert [c.__name__ for c in list_classes_from_module(module)] == ["FaceHandler"]

@@ -1,0 +1,30 @@
+import numpy as np
+import pytest
+
+from training.evaluation import best_threshold, verification_metrics
+
+
+def test_separable_scores_give_perfect_metrics():
+    scores = np.array([0.9, 0.8, 0.7, 0.2, 0.1, 0.0])
+    same = np.array([1, 1, 1, 0, 0, 0], dtype=bool)
+    threshold = best_threshold(scores, same)
+    assert 0.2 < threshold < 0.7
+    metrics = verification_metrics(scores, same, threshold)
+    assert metrics["accuracy"] == 1.0 and metrics["roc_auc"] == 1.0
+    assert metrics["eer"] == 0.0 and metrics["tar_at_far_1pct"] == 1.0
+
+
+def test_known_accuracy_and_auc():
+    # 4 same, 4 different; one different pair (0.85) outranks three same pairs.
+    scores = np.array([0.9, 0.8, 0.6, 0.5, 0.85, 0.3, 0.2, 0.1])
+    same = np.array([1, 1, 1, 1, 0, 0, 0, 0], dtype=bool)
+    metrics = verification_metrics(scores, same, threshold=0.55)
+    assert metrics["accuracy"] == pytest.approx(6 / 8)  # wrong: 0.5 rejected, 0.85 accepted
+    assert metrics["roc_auc"] == pytest.approx(13 / 16)  # 16 same/different comparisons, 3 inverted
+    assert 0.3 < best_threshold(scores, same) < 0.5  # accepting 0.5 too gives 7/8
+
+
+def test_random_scores_are_near_chance():
+    rng = np.random.default_rng(0)
+    scores, same = rng.random(4000), rng.random(4000) > 0.5
+    assert abs(verification_metrics(scores, same, 0.5)["roc_auc"] - 0.5) < 0.05

@@ -1,0 +1,56 @@
+"""The aligned-face cache built from real LFW/CelebA photos (smoke subset)."""
+import csv
+from pathlib import Path
+
+import cv2
+
+from training.face_cache import build
+from training.manifest import read_manifest, read_pairs, training_rows
+
+
+def people(path: Path) -> set[str]:
+    return {line.split("\t")[0] for line in path.read_text().splitlines()[1:] if line.strip()}
+
+
+def test_manifest_counts_and_every_crop_exists(smoke_cache):
+    rows = read_manifest(smoke_cache / "manifest.csv")
+    assert len(rows) > 100
+    assert {r["source"] for r in rows} == {"lfw", "celeba"}
+    for row in rows:
+        crop = cv2.imread(str(smoke_cache / row["file"]))
+        assert crop is not None and crop.shape == (112, 112, 3)
+
+
+def test_lfw_faces_are_detected(smoke_cache):
+    lfw = [r for r in read_manifest(smoke_cache / "manifest.csv") if r["source"] == "lfw"]
+    assert sum(int(r["detected"]) for r in lfw) / len(lfw) > 0.97
+
+
+def test_splits_follow_the_protocol_and_never_leak_devtest(smoke_cache, data_dir):
+    test_people = people(data_dir / "lfw/peopleDevTest.txt")
+    rows = read_manifest(smoke_cache / "manifest.csv")
+    for row in rows:
+        if row["source"] == "lfw":
+            assert (row["split"] == "devtest") == (row["identity"] in test_people)
+    for use in ("pretrain", "finetune", "finetune+celeba"):
+        assert not {r["identity"] for r in training_rows(smoke_cache, use)} & test_people
+    assert {r["split"] for r in training_rows(smoke_cache, "pretrain")} == {"devtrain", "celeba"}
+    assert {r["split"] for r in training_rows(smoke_cache, "finetune")} == {"devtrain"}
+
+
+def test_every_pair_refers_to_an_existing_entry(smoke_cache):
+    files = {r["file"] for r in read_manifest(smoke_cache / "manifest.csv")}
+    for kind in ("threshold", "test"):
+        pairs = read_pairs(smoke_cache, kind)
+        assert pairs and {p[2] for p in pairs} == {0, 1}
+        assert all(a in files and b in files for a, b, _ in pairs)
+    split_of = {r["file"]: r["split"] for r in read_manifest(smoke_cache / "manifest.csv")}
+    assert {split_of[a] for a, _, _ in read_pairs(smoke_cache, "test")} == {"devtest"}
+    assert {split_of[a] for a, _, _ in read_pairs(smoke_cache, "threshold")} == {"devtrain"}
+
+
+def test_rebuilding_reuses_the_cache(smoke_cache, data_dir):
+    report = build(data_dir, smoke_cache, 40, workers=1, quality=95)
+    assert report["reused"] == report["photos"]
+    assert report["by_source"]["lfw"]["fallback_center_crop"] + report["by_source"]["lfw"]["detected"] == \
+        report["by_source"]["lfw"]["photos"]
