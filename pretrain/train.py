@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import time
 from pathlib import Path
 
@@ -149,6 +150,8 @@ def main() -> None:
     summary = {"params": {k: v for k, v in params.items()}, "run": result, "pairsDevTest": metrics,
                "command": "make pretrain" + (" ARGS=--smoke" if args.smoke else "")}
     write_json(reports / "pretrain.json", summary)
+    if params.get("export"):
+        shutil.copy(Path(params["out"]) / "backbone.pt", params["export"])
     print(json.dumps(metrics, indent=2))
 
 
