@@ -14,6 +14,7 @@ import json
 import shutil
 import time
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -64,8 +65,11 @@ def identities(rows: list[dict], min_photos: int) -> tuple[list[dict], list[int]
 def initial_backbone(params: dict) -> FaceBackbone:
     """init: `random`, `pretrained` (the SimCLR output, params `pretrained`) or a path."""
     if params["init"] == "random":
-        return FaceBackbone(BackboneConfig(embedding_dim=params["embedding_dim"], input_size=params["input_size"]))
-    backbone, _ = load_backbone(params["pretrained"] if params["init"] == "pretrained" else params["init"])
+        return FaceBackbone(BackboneConfig(embedding_dim=params["embedding_dim"], input_size=params["input_size"],
+                                           dropout=params["dropout"]))
+    pretrained, _ = load_backbone(params["pretrained"] if params["init"] == "pretrained" else params["init"])
+    backbone = FaceBackbone(replace(pretrained.config, dropout=params["dropout"]))  # dropout holds no weights
+    backbone.load_state_dict(pretrained.state_dict())
     return backbone
 
 

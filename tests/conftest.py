@@ -40,7 +40,8 @@ def smoke_cache(data_dir, tmp_path_factory) -> Path:
 
     params = load_params("data", smoke=True)
     cache = tmp_path_factory.mktemp("face_cache")
-    build(data_dir, cache, params["subset_pairs"], workers=1, quality=params["jpeg_quality"])
+    build(data_dir, cache, params["subset_pairs"], workers=1, quality=params["jpeg_quality"],
+          calibration=params["calibration"])
     return cache
 
 
@@ -87,6 +88,11 @@ def server_config(store: Path, ports: list[int]) -> str:
         assert n == 1, f"config.properties: {key} is not http://127.0.0.1:<port>"
     text, n = re.subn(r"^model_store=.*$", f"model_store={store}", text, flags=re.M)
     assert n == 1
+    # gRPC (always on in TorchServe 0.12) on free ports too: 7070/7071 may be `make serve`'s.
+    for key, port in zip(("grpc_inference_port", "grpc_management_port"), free_ports(2)):
+        text, n = re.subn(rf"^{key}=\d+$", f"{key}={port}", text, flags=re.M)
+        if n == 0:
+            text += f"\n{key}={port}\n"
     return text
 
 

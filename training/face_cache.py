@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import multiprocessing
+import random
 import csv
 import json
 import time
@@ -33,7 +34,7 @@ class Job:
     source: str  # lfw | celeba
     original: str  # path relative to the data folder
     identity: str
-    split: str  # devtrain | devtest | celeba
+    split: str  # devtrain | calibration | devtest | celeba
     file: str  # crop path relative to the cache folder
 
 
@@ -57,7 +58,36 @@ def lfw_file(name: str, number: int) -> str:
     return f"faces/lfw/{name}/{name}_{number:04d}.jpg"
 
 
-def plan_jobs(data_dir: Path, subset_pairs: int | None = None) -> tuple[list[Job], dict[str, list]]:
+def hold_out_calibration(jobs: list[Job], fraction: float, max_photos: int, seed: int) -> list[tuple]:
+    """Move a seeded `fraction` of the peopleDevTrain people with 2..max_photos photos to the
+    `calibration` split (never fine-tuned on) and return their same/different pairs.
+
+    Why: pairsDevTrain's people are the fine-tuning identities, so a threshold fitted there
+    is fitted on faces the classifier has learned, and is too strict for new people. The
+    serving threshold is fitted on these held-out people instead."""
+    by_person: dict[str, list[Job]] = {}
+    for job in jobs:
+        if job.split == "devtrain":
+            by_person.setdefault(job.identity, []).append(job)
+    eligible = sorted(name for name, photos in by_person.items() if 2 <= len(photos) <= max_photos)
+    rng = random.Random(seed)
+    held_out = sorted(rng.sample(eligible, max(1, round(fraction * len(eligible))) if eligible else 0))
+    same = []
+    for name in held_out:
+        for job in by_person[name]:
+            job.split = "calibration"
+        numbers = [int(j.file[-8:-4]) for j in by_person[name]]
+        person_pairs = [(name, a, name, b, 1) for k, a in enumerate(numbers) for b in numbers[k + 1:]]
+        same += rng.sample(person_pairs, min(6, len(person_pairs)))
+    different = []
+    while len(held_out) > 1 and len(different) < len(same):
+        a, b = rng.sample(held_out, 2)
+        different.append((a, int(rng.choice(by_person[a]).file[-8:-4]), b, int(rng.choice(by_person[b]).file[-8:-4]), 0))
+    return same + different
+
+
+def plan_jobs(data_dir: Path, subset_pairs: int | None = None, calibration: dict | None = None
+              ) -> tuple[list[Job], dict[str, list]]:
     lfw = data_dir / "lfw"
     train_people, test_people = _people(lfw / "peopleDevTrain.txt"), _people(lfw / "peopleDevTest.txt")
     overlap = set(train_people) & set(test_people)
@@ -82,6 +112,8 @@ def plan_jobs(data_dir: Path, subset_pairs: int | None = None) -> tuple[list[Job
             for name, i in photos]
     jobs += [Job("celeba", f"celeba/img_celeba/{file}", f"celeba_{identity}", "celeba",
                  f"faces/celeba/{file}") for file, identity in celeba]
+    if calibration:
+        pairs["calibration"] = hold_out_calibration(jobs, **calibration)
     return jobs, pairs
 
 
@@ -111,13 +143,15 @@ def _process(args: tuple[Job, str, str, int]) -> dict:
     return row
 
 
-def build(data_dir: Path, cache_dir: Path, subset_pairs: int | None, workers: int, quality: int) -> dict:
+def build(data_dir: Path, cache_dir: Path, subset_pairs: int | None, workers: int, quality: int,
+          calibration: dict | None = None) -> dict:
     started = time.time()
-    jobs, pairs = plan_jobs(data_dir, subset_pairs)
+    jobs, pairs = plan_jobs(data_dir, subset_pairs, calibration)
     manifest_path = cache_dir / "manifest.csv"
     done = {row["file"]: row for row in read_manifest(manifest_path)} if manifest_path.exists() else {}
     todo = [job for job in jobs if job.file not in done or not (cache_dir / job.file).exists()]
-    rows = [done[job.file] for job in jobs if job.file in done and (cache_dir / job.file).exists()]
+    rows = [done[job.file] | {"split": job.split} for job in jobs
+            if job.file in done and (cache_dir / job.file).exists()]
     errors = []
     args = [(job, str(data_dir), str(cache_dir), quality) for job in todo]
     with contextlib.ExitStack() as stack:
@@ -145,6 +179,8 @@ def build(data_dir: Path, cache_dir: Path, subset_pairs: int | None, workers: in
             writer.writerow(PAIR_FIELDS)
             writer.writerows([lfw_file(a, i), lfw_file(b, j), same] for a, i, b, j, same in kind_pairs)
     report = {"photos": len(rows), "reused": len(jobs) - len(todo), "unreadable": errors,
+              "splits": {split: sum(r["split"] == split for r in rows) for split in sorted({r["split"] for r in rows})},
+              "pairs": {kind: len(kind_pairs) for kind, kind_pairs in pairs.items()},
               "seconds": round(time.time() - started, 1), "by_source": {}}
     for source in ("lfw", "celeba"):
         subset = [r for r in rows if r["source"] == source]
@@ -167,7 +203,7 @@ def main() -> None:
     if not (data_dir / "lfw" / "peopleDevTrain.txt").exists():
         raise SystemExit(f"no LFW protocol files under {data_dir}/lfw (set DATA_DIR)")
     report = build(data_dir, Path(args.cache_dir or params["cache_dir"]), params.get("subset_pairs"),
-                   params["workers"], params["jpeg_quality"])
+                   params["workers"], params["jpeg_quality"], params["calibration"])
     print(json.dumps({k: v for k, v in report.items() if k != "unreadable"} | {"unreadable": len(report["unreadable"])}, indent=2))
 
 

@@ -1,8 +1,9 @@
 """Read the face cache: manifest rows, splits and pairs.
 
-Splits: `devtrain` (LFW peopleDevTrain), `devtest` (LFW peopleDevTest: evaluation only,
-never trained on), `celeba`. Pretraining uses devtrain + celeba, fine-tuning devtrain
-(+ celeba identities when asked).
+Splits: `devtrain` (LFW peopleDevTrain), `calibration` (a seeded 15% of the peopleDevTrain
+people, held out of fine-tuning to fit the serving threshold on unseen faces), `devtest`
+(LFW peopleDevTest: evaluation only, never trained on), `celeba`. Pretraining (label-free)
+uses devtrain + calibration + celeba, fine-tuning devtrain (+ celeba identities when asked).
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from tqdm import tqdm
 
 MANIFEST_FIELDS = ["file", "source", "identity", "split", "original", "detected", "confidence"]
 PAIR_FIELDS = ["file_a", "file_b", "same"]
-TRAINING_SPLITS = {"pretrain": ("devtrain", "celeba"), "finetune": ("devtrain",),
+TRAINING_SPLITS = {"pretrain": ("devtrain", "calibration", "celeba"), "finetune": ("devtrain",),
                    "finetune+celeba": ("devtrain", "celeba")}
 
 
@@ -33,7 +34,7 @@ def training_rows(cache_dir: str | Path, use: str) -> list[dict]:
 
 
 def read_pairs(cache_dir: str | Path, kind: str) -> list[tuple[str, str, int]]:
-    """kind: `threshold` (pairsDevTrain) or `test` (pairsDevTest)."""
+    """kind: `threshold` (pairsDevTrain), `calibration` (held-out people) or `test` (pairsDevTest)."""
     with open(Path(cache_dir) / f"pairs_{kind}.csv", newline="") as handle:
         return [(r["file_a"], r["file_b"], int(r["same"])) for r in csv.DictReader(handle)]
 

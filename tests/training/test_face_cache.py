@@ -5,6 +5,7 @@ from pathlib import Path
 import cv2
 
 from training.face_cache import build
+from training.params import load_params
 from training.manifest import read_manifest, read_pairs, training_rows
 
 
@@ -34,8 +35,21 @@ def test_splits_follow_the_protocol_and_never_leak_devtest(smoke_cache, data_dir
             assert (row["split"] == "devtest") == (row["identity"] in test_people)
     for use in ("pretrain", "finetune", "finetune+celeba"):
         assert not {r["identity"] for r in training_rows(smoke_cache, use)} & test_people
-    assert {r["split"] for r in training_rows(smoke_cache, "pretrain")} == {"devtrain", "celeba"}
+    assert {r["split"] for r in training_rows(smoke_cache, "pretrain")} == {"devtrain", "calibration", "celeba"}
     assert {r["split"] for r in training_rows(smoke_cache, "finetune")} == {"devtrain"}
+
+
+def test_calibration_people_are_held_out_of_fine_tuning(smoke_cache):
+    rows = read_manifest(smoke_cache / "manifest.csv")
+    calibration = {r["identity"] for r in rows if r["split"] == "calibration"}
+    assert calibration
+    assert not calibration & {r["identity"] for r in training_rows(smoke_cache, "finetune+celeba")}
+    identity_of = {r["file"]: r["identity"] for r in rows}
+    pairs = read_pairs(smoke_cache, "calibration")
+    assert {p[2] for p in pairs} == {0, 1}
+    for a, b, same in pairs:
+        assert identity_of[a] in calibration and identity_of[b] in calibration
+        assert (identity_of[a] == identity_of[b]) == bool(same)
 
 
 def test_every_pair_refers_to_an_existing_entry(smoke_cache):
@@ -46,11 +60,12 @@ def test_every_pair_refers_to_an_existing_entry(smoke_cache):
         assert all(a in files and b in files for a, b, _ in pairs)
     split_of = {r["file"]: r["split"] for r in read_manifest(smoke_cache / "manifest.csv")}
     assert {split_of[a] for a, _, _ in read_pairs(smoke_cache, "test")} == {"devtest"}
-    assert {split_of[a] for a, _, _ in read_pairs(smoke_cache, "threshold")} == {"devtrain"}
+    assert {split_of[a] for a, _, _ in read_pairs(smoke_cache, "threshold")} <= {"devtrain", "calibration"}
 
 
 def test_rebuilding_reuses_the_cache(smoke_cache, data_dir):
-    report = build(data_dir, smoke_cache, 40, workers=1, quality=95)
+    params = load_params("data", smoke=True)
+    report = build(data_dir, smoke_cache, params["subset_pairs"], 1, 95, params["calibration"])
     assert report["reused"] == report["photos"]
     assert report["by_source"]["lfw"]["fallback_center_crop"] + report["by_source"]["lfw"]["detected"] == \
         report["by_source"]["lfw"]["photos"]
