@@ -66,7 +66,7 @@ def main() -> None:
     write_json(reports / "ablation.json", {"budget": budget, "results": rows, "command": "make ablation"})
     plot_roc(curves, reports / "ablation_roc.png")
     lines = [f"Budget per fine-tuned variant: {budget.get('epochs')} epochs or {budget.get('max_minutes')} min, "
-             "same data and seed. pairsDevTest, threshold fit on pairsDevTrain, flip fusion.", "",
+             "same data and seed. pairsDevTest, threshold fit on the held-out calibration people, flip fusion.", "",
              "| variant | accuracy | ROC AUC | TAR @ FAR 1% | EER | epochs | minutes (2 CPU cores) |",
              "|---|---|---|---|---|---|---|"]
     for variant, m in rows.items():
