@@ -5,7 +5,7 @@ PYTHON := $(VENV)/bin/python
 DATA_DIR ?= ../shared/data
 STAMP := $(VENV)/.installed
 
-.PHONY: install data pretrain finetune evaluate archive serve stop demo demo-eval test clean
+.PHONY: install data pretrain finetune evaluate archive serve stop demo demo-eval test clean ablation report dvc-dag loadtest faulttest bench
 
 install: $(STAMP)
 
@@ -60,6 +60,32 @@ demo: serve
 SETS ?= 50
 demo-eval: serve
 	$(PYTHON) -m demo.eval --data-dir "$(DATA_DIR)" --sets $(SETS) $(ARGS)
+
+# reports/REPORT.md (+ reports/plots/*.csv for `dvc plots show`) from the run outputs in
+# reports/; a missing one is listed with the command that produces it. ARGS=--smoke: smoke runs.
+report: install
+	$(PYTHON) -m training.plot_data $(ARGS)
+	$(PYTHON) -m training.report $(ARGS)
+
+# The DVC pipeline (dvc.yaml, the same entry points as the targets above): its graph and
+# which stages are stale. Runs nothing; `$(VENV)/bin/dvc repro` would.
+dvc-dag: install
+	$(VENV)/bin/dvc dag
+	$(VENV)/bin/dvc status
+
+# Against the running server (started if needed), 127.0.0.1 only; run them on an idle machine.
+# loadtest: 4 and 8 clients x 60 s of verify(1 + 15), then workers killed under load (the
+# fault phase; `faulttest` runs it alone) -> reports/load.json. LOAD_ARGS: e.g.
+# "--concurrency 2 --duration 10 --no-fault". bench: end-to-end vs in-process latency per
+# stage, embedding throughput, the levers, pairsDevTest accuracy -> reports/bench.json.
+loadtest: serve
+	DATA_DIR=$(DATA_DIR) $(PYTHON) -m bench.loadtest $(LOAD_ARGS)
+
+faulttest: serve
+	DATA_DIR=$(DATA_DIR) $(PYTHON) -m bench.loadtest --only-fault $(LOAD_ARGS)
+
+bench: serve
+	DATA_DIR=$(DATA_DIR) $(PYTHON) -m bench.serving $(BENCH_ARGS)
 
 test: install
 	DATA_DIR=$(DATA_DIR) $(PYTHON) -m pytest $(PYTEST_ARGS)

@@ -269,7 +269,8 @@ class FaceClient:
                     if fresh and fresh != self._token:
                         self._token = fresh
                         continue
-                if response.status_code not in RETRY_STATUSES or _is_handler_failure(response):
+                retryable = response.status_code in RETRY_STATUSES or _is_worker_death(response)
+                if not retryable or _is_handler_failure(response):
                     return response
                 error = _error_from_response(response, url)
             if attempt >= self.retries:
@@ -336,6 +337,14 @@ def _is_auth_failure(response: requests.Response) -> bool:
         return body.get("type") == "InvalidKeyException" or "Token Authorization failed" in str(
             body.get("message", ""))
     return False
+
+
+def _is_worker_death(response: requests.Response) -> bool:
+    """TorchServe answers the request that was running in a worker process that died (killed,
+    out of memory) with 500/507 "Worker died."; the restarted worker will answer it."""
+    if response.status_code not in (500, 507):
+        return False
+    return "Worker died" in str((_json_body(response) or {}).get("message", ""))
 
 
 def _is_handler_failure(response: requests.Response) -> bool:

@@ -199,7 +199,9 @@ def model_section(r: Report, pretrain: dict | None, finetune: dict | None) -> No
                         f"batch {pre.get('batch_size')}, AdamW lr {pre.get('lr')}, <= {pre.get('epochs')} epochs / "
                         f"{pre.get('max_minutes')} min"],
         ["fine-tuning", f"{fine.get('head')} head (scale {fine.get('scale')}, margin {fine.get('margin')}, warm-up "
-                        f"{fine.get('margin_warmup_epochs')} epochs), init `{fine.get('init')}`, batch {fine.get('batch_size')}, "
+                        f"{fine.get('margin_warmup_epochs')} epochs), init `{fine.get('init')}`, "
+                        + (f"dropout {fine['dropout']} before the embedding, " if fine.get("dropout") else "")
+                        + f"batch {fine.get('batch_size')}, "
                         f"AdamW lr {fine.get('lr')}, <= {fine.get('epochs')} epochs / {fine.get('max_minutes')} min"],
     ]
     r.table(["part", "choice"], rows)

@@ -80,10 +80,26 @@ def test_other_4xx_are_bad_input_even_without_our_json(stub, status):
 
 
 def test_500_is_a_server_error_and_not_retried(stub):
-    stub.add(500, {"code": 500, "type": "InternalServerException", "message": "Worker died."})
-    with pytest.raises(ServerError, match="Worker died"):
+    stub.add(500, {"code": 500, "type": "InternalServerException", "message": "Internal Server Error"})
+    with pytest.raises(ServerError):
         make(stub).verify(PHOTO, [PHOTO])
     assert len(stub.requests) == 1
+
+
+@pytest.mark.parametrize("status", [500, 507])
+def test_worker_died_is_retried_then_succeeds(stub, status):
+    stub.add(status, {"code": status, "type": "InternalServerException", "message": "Worker died."})
+    stub.add(200, sample_verification(1))
+    assert make(stub, retries=2).verify(PHOTO, [PHOTO]).results[0].match
+    assert len(stub.requests) == 2
+
+
+def test_worker_died_past_the_retries_is_a_server_error(stub):
+    for _ in range(3):
+        stub.add(500, {"code": 500, "type": "InternalServerException", "message": "Worker died."})
+    with pytest.raises(ServerError, match="Worker died"):
+        make(stub, retries=2).verify(PHOTO, [PHOTO])
+    assert len(stub.requests) == 3
 
 
 def test_503_then_success_is_retried(stub):

@@ -1,0 +1,5 @@
+"""Serving benchmarks and load tests (issue 8 / 9): `make bench`, `make loadtest`.
+
+Nothing in here is imported by the handler or by tests' timing assertions: these are
+measurements written to reports/, not pass/fail checks.
+"""

@@ -1,0 +1,116 @@
+"""The server a benchmark or load test talks to: `make serve`'s TorchServe by default
+(addresses from config.properties, keys from ./key_file.json), or any other on 127.0.0.1.
+
+Load is only ever sent to this machine's loopback interface.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+import psutil
+import requests
+
+REPO = Path(__file__).resolve().parent.parent
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+WORKER_SCRIPT = "ts/model_service_worker.py"
+
+
+def config_address(key: str, default: str, config: Path = REPO / "config.properties") -> str:
+    try:
+        found = re.findall(rf"^{key}=(\S+)$", config.read_text(), re.M)
+    except OSError:
+        found = []
+    return found[-1] if found else default
+
+
+@dataclass
+class Target:
+    inference: str
+    management: str
+    key_file: Path
+
+    @classmethod
+    def from_args(cls, url: str | None, management: str | None, key_file: str | None) -> "Target":
+        target = cls(
+            (url or config_address("inference_address", "http://127.0.0.1:8080")).rstrip("/"),
+            (management or config_address("management_address", "http://127.0.0.1:8081")).rstrip("/"),
+            Path(key_file) if key_file else REPO / "key_file.json",
+        )
+        for address in (target.inference, target.management):
+            host = urlparse(address).hostname
+            if host not in LOOPBACK:
+                raise SystemExit(f"refusing to send load to {address}: only 127.0.0.1 is allowed")
+        return target
+
+    def keys(self) -> dict:
+        try:
+            return json.loads(self.key_file.read_text())
+        except (OSError, ValueError) as exc:
+            raise SystemExit(f"cannot read TorchServe's key file {self.key_file} ({exc}): is the server "
+                             "running (`make serve`)? Pass --key-file for another server.") from None
+
+    def auth(self, kind: str = "inference") -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.keys()[kind]['key']}"}
+
+    def check(self) -> None:
+        """Exit with a clear message unless both models answer."""
+        try:
+            ping = requests.get(f"{self.inference}/ping", headers=self.auth(), timeout=10)
+        except requests.RequestException as exc:
+            raise SystemExit(f"no server at {self.inference} ({exc.__class__.__name__}): run `make serve`") from None
+        if ping.status_code != 200:
+            raise SystemExit(f"{self.inference}/ping answered {ping.status_code}: {ping.text[:200]}")
+        for model in ("face-verify",):
+            if not any(w["status"] == "READY" for w in self.workers(model)):
+                raise SystemExit(f"{model} has no READY worker at {self.management}")
+
+    def workers(self, model: str) -> list[dict]:
+        response = requests.get(f"{self.management}/models/{model}", headers=self.auth("management"), timeout=10)
+        response.raise_for_status()
+        return response.json()[0]["workers"]
+
+    def describe(self, model: str) -> dict:
+        response = requests.get(f"{self.management}/models/{model}", headers=self.auth("management"), timeout=10)
+        response.raise_for_status()
+        info = response.json()[0]
+        return {key: info.get(key) for key in ("modelName", "minWorkers", "maxWorkers", "batchSize",
+                                                "maxBatchDelay", "responseTimeout")} | {
+            "workers": [{k: w.get(k) for k in ("id", "pid", "status")} for w in info["workers"]]}
+
+    def worker_process(self, model: str = "face-verify") -> psutil.Process:
+        """The READY worker of `model`: a python `ts/model_service_worker.py` process whose parent
+        is the TorchServe Java frontend (checked, so nothing else is ever signalled)."""
+        for worker in self.workers(model):
+            if worker["status"] != "READY" or not worker.get("pid"):
+                continue
+            process = psutil.Process(int(worker["pid"]))
+            cmdline = process.cmdline()
+            parent = process.parent()
+            if (any(part.endswith(WORKER_SCRIPT) for part in cmdline) and parent is not None
+                    and any("org.pytorch.serve.ModelServer" in part for part in parent.cmdline())):
+                return process
+            raise SystemExit(f"pid {process.pid} is not a TorchServe worker: {cmdline[:3]}")
+        raise SystemExit(f"{model} has no READY worker")
+
+
+def machine_state() -> dict:
+    """What else the machine was doing: figures from a busy machine are not representative."""
+    cpus = os.cpu_count() or 1
+    load = os.getloadavg()
+    busy = []
+    me = os.getpid()
+    for process in psutil.process_iter(["pid", "cmdline", "cpu_percent"]):
+        try:
+            cmdline = " ".join(process.info["cmdline"] or [])
+        except psutil.Error:
+            continue
+        if process.info["pid"] != me and re.search(r"-m (pretrain|finetune)\.", cmdline):
+            busy.append(cmdline[:120])
+    return {"cpus": cpus, "loadavg_1_5_15": [round(v, 2) for v in load],
+            "training_running": busy,
+            "idle": load[0] < 0.5 * cpus and not busy}

@@ -1,0 +1,79 @@
+"""`make bench` / `make loadtest` keep working: their bookkeeping, a tiny in-process bench run
+and (integration) a 2-second load run against the test server. No timing is asserted: these
+commands measure, they do not pass or fail on speed."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bench.loadtest import Checker, Sample, summarize
+from bench.photos import skimage_set
+from bench.target import Target
+
+EXPECTED = {"results": [{"name": "test_1", "match": True, "score": 0.8, "faces": 1},
+                        {"name": "test_2", "match": False, "score": None, "faces": 0}]}
+
+
+def test_checker_accepts_only_the_same_answer():
+    checker = Checker(EXPECTED)
+    assert checker.kind(200, json.loads(json.dumps(EXPECTED))) == "ok"
+    changed = json.loads(json.dumps(EXPECTED))
+    changed["results"][0]["match"] = False
+    assert checker.kind(200, changed) == "wrong_answer"
+    assert checker.kind(200, {"results": EXPECTED["results"][:1]}) == "wrong_answer"
+    assert checker.kind(507, None) == "http_507"
+
+
+def test_summary_counts_errors_and_lost_requests_apart():
+    samples = [Sample(0.0, 1.0, 200, "ok"), Sample(0.0, 2.0, 200, "ok"), Sample(1.0, 2.0, 200, "ok"),
+               Sample(1.0, 1.5, 507, "http_507", detail="Worker died."), Sample(2.0, 3.0, None, "ReadTimeout")]
+    summary = summarize(samples, started=0.0)
+    assert (summary["sent"], summary["answered"], summary["ok"]) == (5, 4, 3)
+    assert summary["errors_by_kind"] == {"http_507": 1} and summary["lost_by_kind"] == {"ReadTimeout": 1}
+    assert summary["failure_examples"]["http_507"] == "Worker died."
+    assert summary["throughput_rps"] == 1.0  # 3 correct answers in 3 s
+    assert summary["latency_s"]["p50"] == 1.0
+    assert summary["p95_within_3x_p50"] is True
+
+
+def test_load_goes_to_loopback_only(tmp_path):
+    with pytest.raises(SystemExit, match="only 127.0.0.1"):
+        Target.from_args("http://192.0.2.1:8080", None, None)
+    target = Target.from_args("http://127.0.0.1:1/", "http://localhost:2", str(tmp_path / "keys.json"))
+    assert target.inference == "http://127.0.0.1:1"
+
+
+def test_skimage_photo_set_is_a_1_plus_15_request():
+    from model.image_io import decode_image
+
+    photos = skimage_set()
+    assert len(photos.tests) == 15 and len(photos.form_fields()) == 16
+    assert all(decode_image(data).ndim == 3 for data in photos.all)
+
+
+def test_bench_in_process_smoke(tmp_path, committed_model_dir):
+    from bench.serving import main
+
+    out = tmp_path / "bench.json"
+    assert main(["--no-server", "--no-accuracy", "--no-levers", "--repeats", "1", "--out", str(out),
+                 "--weights", str(committed_model_dir / "face_embedder.pt")]) == 0
+    report = json.loads(out.read_text())
+    assert set(report["in_process"]["stages_s"]) == {"decode", "detect", "align", "embed"}
+    assert report["in_process"]["checks"]["forward_calls"] == 1  # one batched forward per request
+    assert report["in_process"]["checks"]["decodes"] == report["in_process"]["checks"]["photos"]
+    assert report["embedding"]["served"]["faces_per_s"] > 0
+    assert "end_to_end" not in report and "embedding_met" in report["targets"]
+
+
+@pytest.mark.integration
+def test_loadtest_smoke_against_the_test_server(torchserve_server, tmp_path):
+    from bench.loadtest import main
+
+    out = tmp_path / "load.json"
+    assert main(["--url", torchserve_server.inference, "--management", torchserve_server.management,
+                 "--key-file", str(torchserve_server.workdir / "key_file.json"), "--concurrency", "1",
+                 "--duration", "2", "--no-fault", "--out", str(out)]) == 0
+    (phase,) = json.loads(out.read_text())["load"]["phases"]
+    assert phase["sent"] >= 1 and phase["ok"] + phase["errors"] + phase["lost"] == phase["sent"]
+    assert phase["errors"] == 0 and phase["lost"] == 0

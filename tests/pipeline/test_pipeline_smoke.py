@@ -1,0 +1,100 @@
+"""The whole pipeline on the smoke subset: every dvc.yaml stage command, in dependency order,
+with `--smoke`, run from a temp directory so every relative output (cache/smoke, runs/smoke,
+reports/, model_store/) lands there and the repository's runs, reports and weights are left
+alone. Checks that each stage finds the dependencies dvc.yaml declares and writes the
+outputs it declares (resolved with the smoke values of params.yaml).
+
+Needs the data folder (skips without it); about 2-3 minutes on an idle 2-core machine.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import resource
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from pipeline_support import REPO, Pipeline, smoke_params
+
+ORDER = ["data", "pretrain", "finetune", "evaluate", "ablation", "archive", "report"]
+# Written only when finetune exports (finetune.smoke.export is null: smoke runs never do).
+EXPORT_ONLY = {"reports/finetune.json", "reports/finetune_curves.png"}
+
+
+def sha256(path: Path) -> str | None:
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else None
+
+
+def cpu_seconds() -> float:
+    """CPU time of the finished child processes (wall time says little on a busy machine)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def smoke_argv(stage: str, command: str, pipe: Pipeline, work: Path) -> list[str]:
+    argv = shlex.split(command)
+    smoke_weights = str(Path(pipe.value("finetune.out")) / "backbone.pt")
+    if argv[0] == ".venv/bin/python":  # this venv's interpreter, the same module, --smoke
+        extra = ["--weights", smoke_weights] if stage == "evaluate" else []  # the served weights stay out
+        return [sys.executable, *argv[1:], "--smoke", *extra]
+    if argv[:2] == ["bash", "scripts/archive.sh"]:  # it cds to the repository: absolute paths
+        name, out = argv[2], argv[3]
+        return ["bash", str(REPO / "scripts/archive.sh"), name, str(work / out), str(work / smoke_weights)]
+    raise AssertionError(f"{stage}: no smoke form known for {command!r}")
+
+
+def test_every_stage_command_runs_on_the_smoke_subset(data_dir, tmp_path):
+    pipe = Pipeline(smoke_params(data_dir))
+    assert sorted(ORDER) == sorted(pipe.stages)
+    work = tmp_path / "work"
+    work.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(REPO), "DATA_DIR": str(data_dir), "MPLBACKEND": "Agg",
+           "VENV": str(Path(sys.executable).parent.parent)}
+    served = REPO / "weights/face_embedder.pt"
+    served_before = sha256(served)
+    produced: dict[str, str] = {}
+    seconds = {}
+    for stage in ORDER:
+        for path, raw, _ in pipe.paths(stage, "deps"):
+            if path is None or path in EXPORT_ONLY:  # ${finetune.export}: null in smoke runs
+                continue
+            if path in produced:
+                assert ORDER.index(produced[path]) < ORDER.index(stage)
+                assert (work / path).exists(), f"{stage}: {path} (from {produced[path]}) is missing"
+            else:
+                assert (REPO / path).exists() or Path(path).is_absolute() and Path(path).exists(), \
+                    f"{stage}: dependency {raw} -> {path} is missing"
+        started, cpu = time.monotonic(), cpu_seconds()
+        for command in pipe.commands(stage):
+            argv = smoke_argv(stage, command, pipe, work)
+            done = subprocess.run(argv, cwd=work, env=env, capture_output=True, text=True, timeout=3600)
+            assert done.returncode == 0, f"{stage}: {shlex.join(argv)}\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+        seconds[stage] = round(time.monotonic() - started, 1)
+        print(f"{stage}: {seconds[stage]} s wall, {cpu_seconds() - cpu:.1f} s CPU", flush=True)
+        for path, raw, _ in pipe.outputs(stage):
+            if path is None or path in EXPORT_ONLY:
+                continue
+            assert (work / path).exists(), f"{stage} did not write its declared output {raw} -> {path}"
+            produced[path] = stage
+    print(f"smoke pipeline: {sum(seconds.values()):.0f} s")
+
+    # smoke runs never export: no weights anywhere, the served model untouched
+    assert not (work / "weights").exists() and not any(work.rglob("face_embedder.pt"))
+    assert not (work / "reports/finetune.json").exists()
+    assert sha256(served) == served_before
+    metrics = json.loads((work / "reports/metrics.json").read_text())
+    assert 0 <= metrics["accuracy"] <= 1 and metrics["pairs"] == 40
+    assert set(json.loads((work / "reports/ablation.json").read_text())["results"]) == {
+        "simclr_arcface", "random_arcface", "simclr_softmax", "simclr_only"}
+    report = (work / "reports/REPORT.md").read_text()
+    assert "**Served model" in report and "| (a) SimCLR + ArcFace |" in report
+    assert sorted(p.name for p in (work / "reports/plots").iterdir()) == [
+        "ablation_roc.csv", "finetune_loss.csv", "pretrain_loss.csv", "roc.csv"]
+    for name in ("face-verify", "face-embed"):
+        assert (work / f"model_store/{name}.mar").stat().st_size > 1_000_000
