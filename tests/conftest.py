@@ -20,7 +20,7 @@ import pytest
 import requests
 
 REPO = Path(__file__).resolve().parent.parent
-DATA_DIR = Path(os.environ.get("DATA_DIR", REPO.parent / "shared" / "data"))
+DATA_DIR = Path(os.environ.get("DATA_DIR", REPO.parent / "shared" / "data")).resolve()  # absolute: subprocess tests change cwd
 HAS_DATA = (DATA_DIR / "lfw" / "peopleDevTest.txt").exists()
 needs_data = pytest.mark.skipif(not HAS_DATA, reason=f"LFW/CelebA not found at {DATA_DIR} (set DATA_DIR)")
 

@@ -96,19 +96,37 @@ def duration(seconds) -> str:
     return f"{hours} h {minutes:02d} min" if hours else (f"{minutes} min {secs:02d} s" if minutes else f"{secs} s")
 
 
+def is_records(value) -> bool:
+    return isinstance(value, list) and bool(value) and all(isinstance(v, dict) for v in value)
+
+
 def flatten(data, prefix: str = "") -> list[tuple[str, object]]:
-    """Nested dict -> (dotted key, value) leaves; lists are summarised, not expanded."""
+    """Nested dict -> (dotted key, value) leaves. Lists of dicts are left to `records`, other
+    lists are summarised."""
     rows = []
     for key, value in data.items():
         name = f"{prefix}{key}"
         if isinstance(value, dict):
             rows += flatten(value, name + ".")
+        elif is_records(value):
+            continue
         elif isinstance(value, list):
             short = all(not isinstance(v, (dict, list)) for v in value) and len(value) <= 8
             rows.append((name, ", ".join(num(v) for v in value) if short else f"({len(value)} entries)"))
         else:
             rows.append((name, value))
     return rows
+
+
+def records(data, prefix: str = "") -> list[tuple[str, list[dict]]]:
+    """Every list of dicts in a nested dict (e.g. load-test phases): (dotted key, entries)."""
+    found = []
+    for key, value in data.items():
+        if isinstance(value, dict):
+            found += records(value, f"{prefix}{key}.")
+        elif is_records(value):
+            found.append((f"{prefix}{key}", value))
+    return found
 
 
 def parameter_count(embedding_dim: int, input_size: int) -> int | None:
@@ -317,7 +335,19 @@ def json_section(r: Report, title: str, name: str) -> None:
     def short(value):
         return f"{value:.4f}".rstrip("0").rstrip(".") if isinstance(value, float) else num(value)
 
-    r.table(["measure", "value"], [[key, short(value)] for key, value in flatten(data) if key != "command"][:60])
+    limit = 60
+    rows = [[key, short(value)] for key, value in flatten(data) if key != "command"]
+    r.table(["measure", "value"], rows[:limit])
+    if len(rows) > limit:
+        r.add(f"({len(rows) - limit} more values in the JSON)", "")
+    for key, entries in records(data):
+        if len(entries) > 20:
+            r.add(f"`{key}`: {len(entries)} entries (in the JSON).", "")
+            continue
+        table = [dict(flatten(entry)) for entry in entries]
+        columns = [c for c in dict.fromkeys(c for row in table for c in row)]
+        r.add(f"`{key}`:", "")
+        r.table(columns, [[short(row.get(c, "")) for c in columns] for row in table])
     r.add(f"(`reports/{name}`; reproduce: `{r.command(name, data)}`)", "")
 
 

@@ -217,7 +217,8 @@ def write_fake_outputs(root: Path, runs: bool = True) -> Path:
         "share_perfect": 0.5, "mean_accepted": 4.6, "mean_rejected": 9.7, "per_set": [{"seed": 0}] * 50}))
     (reports / "bench.json").write_text(json.dumps({
         "command": "make bench", "verify_1_plus_15": {"p50_ms": 812.5, "p95_ms": 901.0},
-        "embed": {"per_face_ms": 21.3}, "samples": [1, 2, 3]}))
+        "embed": {"per_face_ms": 21.3}, "samples": [1, 2, 3],
+        "load": {"phases": [{"concurrency": 4, "latency_s": {"p50": 0.43}}, {"concurrency": 8, "latency_s": {"p50": 0.64}}]}}))
     if runs:
         import torch
 

@@ -26,7 +26,8 @@ def test_report_from_every_output_shows_the_numbers_figures_and_commands(tmp_pat
                      "| (a) SimCLR + ArcFace | 0.900 |", "SimCLR backbone | 71.20%", "random init | 59.80%",
                      "accepted 5/5", "96.00%", "verify_1_plus_15.p50_ms | 812.5 |", "`make bench`",
                      "fitted on held-out peopleDevTrain people)", "| calibration | 1,400 |", "| calibration | 1,900 |",
-                     "| LFW View 1 protocol: pairsDevTrain | 0.4102 | 95.50% |", "97.80%"):
+                     "| LFW View 1 protocol: pairsDevTrain | 0.4102 | 95.50% |", "97.80%",
+                     "`load.phases`:\n\n| concurrency | latency_s.p50 |\n|---|---|\n| 4 | 0.43 |\n| 8 | 0.64 |"):
         assert expected in text, expected
     links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
     assert sorted(links) == sorted(["roc.png", "ablation_roc.png", "pretrain_loss.png", "finetune_curves.png",
