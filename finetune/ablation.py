@@ -39,7 +39,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true")
     parser.add_argument("--cache-dir")
-    parser.add_argument("--reports", default="reports")
+    parser.add_argument("--reports", help="where the outputs go (default reports/, smoke: runs/smoke/reports/)")
     args = parser.parse_args()
     ablations = load_params("ablations", args.smoke)
     cache_dir = Path(args.cache_dir or load_params("data", args.smoke)["cache_dir"])
@@ -61,7 +61,7 @@ def main() -> None:
         "minutes": round(meta.get("seconds", 0) / 60, 1), "epochs": 0}
     curves[LABELS["simclr_only"]] = read_scores(out / "finetune_pairs.csv")
 
-    reports = Path(args.reports)
+    reports = Path(args.reports or ("runs/smoke/reports" if args.smoke else "reports"))  # smoke never overwrites committed reports
     budget = ablations["budget"]
     write_json(reports / "ablation.json", {"budget": budget, "results": rows, "command": "make ablation"})
     plot_roc(curves, reports / "ablation_roc.png")

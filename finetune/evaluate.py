@@ -33,11 +33,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--weights", default="weights/face_embedder.pt")
     parser.add_argument("--cache-dir")
-    parser.add_argument("--reports", default="reports")
+    parser.add_argument("--reports", help="where the outputs go (default reports/, smoke: runs/smoke/reports/)")
     parser.add_argument("--smoke", action="store_true")
     args = parser.parse_args()
     cache_dir = Path(args.cache_dir or load_params("data", args.smoke)["cache_dir"])
-    reports = Path(args.reports)
+    reports = Path(args.reports or ("runs/smoke/reports" if args.smoke else "reports"))  # smoke never overwrites committed reports
     backbone, meta = load_backbone(args.weights)
     metrics = evaluate(FaceEmbedder(backbone), cache_dir, out_dir=reports, name="test")
     (reports / "test_roc.png").replace(reports / "roc.png")

@@ -129,7 +129,7 @@ def main() -> None:
     parser.add_argument("--smoke", action="store_true", help="tiny run for tests and CI")
     parser.add_argument("--resume", action="store_true", help="continue from <out>/checkpoint.pt")
     parser.add_argument("--cache-dir", help="face cache (default: params.yaml data.cache_dir)")
-    parser.add_argument("--reports", default="reports", help="where the loss plot and json go")
+    parser.add_argument("--reports", help="where the outputs go (default reports/, smoke: runs/smoke/reports/)")
     args = parser.parse_args()
     params = load_params("pretrain", args.smoke)
     cache_dir = Path(args.cache_dir or load_params("data", args.smoke)["cache_dir"])
@@ -137,7 +137,7 @@ def main() -> None:
     result = train(params, cache_dir, args.resume)
     model, history = result.pop("model"), result.pop("history")
 
-    reports = Path(args.reports)
+    reports = Path(args.reports or ("runs/smoke/reports" if args.smoke else "reports"))  # smoke never overwrites committed reports
     plot_curves(reports / "pretrain_loss.png", {"NT-Xent loss": [(s, l) for s, l, _ in history],
                                                  "learning rate": [(s, lr) for s, _, lr in history]},
                 title=f"SimCLR pretraining ({result['photos']} faces, {result['epochs']} epochs)")

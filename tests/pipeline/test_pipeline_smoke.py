@@ -42,6 +42,8 @@ def smoke_argv(stage: str, command: str, pipe: Pipeline, work: Path) -> list[str
     smoke_weights = str(Path(pipe.value("finetune.out")) / "backbone.pt")
     if argv[0] == ".venv/bin/python":  # this venv's interpreter, the same module, --smoke
         extra = ["--weights", smoke_weights] if stage == "evaluate" else []  # the served weights stay out
+        if stage in ("pretrain", "evaluate", "ablation"):  # smoke reports default to runs/smoke/reports;
+            extra += ["--reports", "reports"]  # here (a temp dir) they go where dvc.yaml declares them
         return [sys.executable, *argv[1:], "--smoke", *extra]
     if argv[:2] == ["bash", "scripts/archive.sh"]:  # it cds to the repository: absolute paths
         name, out = argv[2], argv[3]
