@@ -25,6 +25,15 @@ HAS_DATA = (DATA_DIR / "lfw" / "peopleDevTest.txt").exists()
 needs_data = pytest.mark.skipif(not HAS_DATA, reason=f"LFW/CelebA not found at {DATA_DIR} (set DATA_DIR)")
 
 
+def iou(a, b) -> float:
+    """Intersection over union of two [x, y, w, h] boxes."""
+    ax, ay, aw, ah = a
+    bx, by, bw, bh = b
+    w = max(0.0, min(ax + aw, bx + bw) - max(ax, bx))
+    h = max(0.0, min(ay + ah, by + bh) - max(ay, by))
+    return w * h / (aw * ah + bw * bh - w * h)
+
+
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     if not HAS_DATA:

@@ -14,6 +14,7 @@ from PIL import Image
 
 from client import AuthenticationError, BadInputError, FaceClient, VerificationResult
 from client.cli import main as cli_main
+from tests.conftest import iou
 
 pytestmark = pytest.mark.integration
 
@@ -39,14 +40,6 @@ def astronaut() -> np.ndarray:
 @pytest.fixture(scope="module")
 def chelsea() -> np.ndarray:
     return skimage_data.chelsea()  # a cat: no human face
-
-
-def iou(a, b) -> float:
-    ax, ay, aw, ah = a
-    bx, by, bw, bh = b
-    w = max(0.0, min(ax + aw, bx + bw) - max(ax, bx))
-    h = max(0.0, min(ay + ah, by + bh) - max(ay, by))
-    return w * h / (aw * ah + bw * bh - w * h)
 
 
 def test_health(client):

@@ -3,15 +3,7 @@ import numpy as np
 import pytest
 
 from model.detection import most_central
-from tests.conftest import needs_data, DATA_DIR
-
-
-def iou(a, b) -> float:
-    ax, ay, aw, ah = a
-    bx, by, bw, bh = b
-    w = max(0.0, min(ax + aw, bx + bw) - max(ax, bx))
-    h = max(0.0, min(ay + ah, by + bh) - max(ay, by))
-    return w * h / (aw * ah + bw * bh - w * h)
+from tests.conftest import DATA_DIR, iou, needs_data
 
 
 def test_finds_the_astronaut_face(detector, astronaut_bgr):
