@@ -1,6 +1,7 @@
 """`make ablation`: the same data, budget and evaluation for each variant:
 (a) SimCLR + ArcFace, (b) ArcFace from random init, (c) SimCLR + softmax cross-entropy,
-(d) SimCLR only (no fine-tuning). Finished variants are reused (delete their folder to rerun).
+(d) SimCLR only (no fine-tuning), and what the data choices add: (e) without the CelebA
+identities, (f) with the one-photo people as classes, (g) with colour augmentation. Finished variants are reused (delete their folder to rerun).
 
     python -m finetune.ablation [--smoke] [--cache-dir C] [--reports R]
 
@@ -26,6 +27,9 @@ LABELS = {
     "random_arcface": "(b) ArcFace, random init",
     "simclr_softmax": "(c) SimCLR + softmax CE",
     "simclr_only": "(d) SimCLR only",
+    "lfw_people_only": "(e) as (a), LFW identities only (no CelebA)",
+    "one_photo_people": "(f) as (a) + the one-photo people as classes",
+    "colour_augment": "(g) as (a) + colour jitter and grey crops",
 }
 
 
@@ -61,6 +65,7 @@ def main() -> None:
         "minutes": round(meta.get("seconds", 0) / 60, 1), "epochs": 0}
     curves[LABELS["simclr_only"]] = read_scores(out / "finetune_pairs.csv")
 
+    rows = dict(sorted(rows.items(), key=lambda item: LABELS[item[0]]))  # table in (a)..(g) order
     reports = Path(args.reports or ("runs/smoke/reports" if args.smoke else "reports"))  # smoke never overwrites committed reports
     budget = ablations["budget"]
     write_json(reports / "ablation.json", {"budget": budget, "results": rows, "command": "make ablation"})

@@ -1,7 +1,7 @@
 """`make finetune`: the backbone fine-tuned with ArcFace on LFW peopleDevTrain identities
 (+ CelebA identities when `classes: finetune+celeba`), starting from the SimCLR backbone.
 
-    python -m finetune.train [--smoke] [--resume] [--variant NAME] [--out DIR]
+    python -m finetune.train [--smoke] [--resume] [--variant NAME] [--set KEY=VALUE ...]
 
 A variant (params.yaml `ablations`) overrides init / head / budget for the ablation runs.
 Writes <out>/checkpoint.pt (resumable), <out>/backbone.pt (with the threshold fitted on
@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import yaml
 from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms import v2
 from tqdm import tqdm
@@ -26,7 +27,7 @@ from tqdm import tqdm
 from finetune.losses import build_head
 from model.backbone import BackboneConfig, FaceBackbone
 from model.embedder import FaceEmbedder, load_backbone, save_checkpoint
-from model.preprocess import crops_to_tensor
+from model.preprocess import crops_to_uint8, normalize
 from training.schedule import progress as schedule_progress, set_lr
 from training.checkpoint import load_state, save_state, seed_everything
 from training.curves import plot_curves
@@ -36,22 +37,26 @@ from training.params import load_params
 
 
 class LabelledFaces(Dataset):
-    """Aligned crops with identity labels; mild augmentation (flip, small shift/scale, jitter)."""
+    """Aligned crops with identity labels. Augmentation: flip, a small shift/scale (alignment
+    noise) and, when asked, colour jitter and grey crops (LFW mixes colour and grey photos)."""
 
-    def __init__(self, crops: np.ndarray, labels: list[int], augment: bool = True) -> None:
-        self.images = crops_to_tensor(crops)  # normalised once; ~0.6 GB for the full set
+    def __init__(self, crops: np.ndarray, labels: list[int], augment: bool = True,
+                 color_jitter: float = 0.0, grayscale: float = 0.0) -> None:
+        self.images = crops_to_uint8(crops)  # uint8 in memory (~0.6 GB for the full set)
         self.labels = torch.tensor(labels)
         self.augment = v2.Compose([
             v2.RandomHorizontalFlip(),
             v2.RandomAffine(degrees=0, translate=(0.04, 0.04), scale=(0.93, 1.07)),
+            v2.ColorJitter(brightness=color_jitter, contrast=color_jitter, saturation=color_jitter),
+            v2.RandomGrayscale(p=grayscale),
         ]) if augment else None
 
     def __len__(self) -> int:
         return len(self.labels)
 
     def __getitem__(self, index: int):
-        image = self.images[index]
-        return (self.augment(image) if self.augment else image), self.labels[index]
+        image = self.augment(self.images[index]) if self.augment else self.images[index]
+        return normalize(image.float() / 255.0), self.labels[index]
 
 
 def identities(rows: list[dict], min_photos: int) -> tuple[list[dict], list[int], int]:
@@ -77,7 +82,8 @@ def train(params: dict, cache_dir: Path, out: Path, resume: bool) -> dict:
     seed_everything(params["seed"])
     out.mkdir(parents=True, exist_ok=True)
     rows, labels, classes = identities(training_rows(cache_dir, params["classes"]), params["min_photos"])
-    dataset = LabelledFaces(load_crops(cache_dir, [r["file"] for r in rows]), labels)
+    dataset = LabelledFaces(load_crops(cache_dir, [r["file"] for r in rows]), labels,
+                            color_jitter=params["color_jitter"], grayscale=params["grayscale"])
     batch = min(params["batch_size"], len(dataset))
     steps_per_epoch = len(dataset) // batch
     total_steps = params["epochs"] * steps_per_epoch
@@ -189,6 +195,25 @@ def variant_params(smoke: bool, variant: str | None) -> dict:
     return params
 
 
+def overrides(pairs: list[str]) -> dict:
+    """["epochs=40", "export=null"] -> {"epochs": 40, "export": None}; unknown keys are refused."""
+    known = load_params("finetune", smoke=False)
+    values = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or key not in known:
+            raise SystemExit(f"--set {pair!r}: expected KEY=VALUE with KEY one of {', '.join(sorted(known))}")
+        values[key] = yaml.safe_load(value)
+    return values
+
+
+def experiment_defaults(pairs: list[str]) -> dict:
+    """An experiment (any --set) neither exports nor writes over runs/finetune unless told to."""
+    if not pairs:
+        return {}
+    return {"export": None, "out": "runs/experiments/" + "_".join(p.replace("=", "-") for p in sorted(pairs))}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="tiny run for tests and CI")
@@ -196,8 +221,11 @@ def main() -> None:
     parser.add_argument("--variant", help="an ablation variant from params.yaml")
     parser.add_argument("--cache-dir")
     parser.add_argument("--init", help="override the initial backbone (a backbone.pt or 'random')")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="an experiment: override a finetune parameter (YAML value), e.g. --set min_photos=1; "
+                             "writes to runs/experiments/... and exports nothing unless out= / export= are set")
     args = parser.parse_args()
-    params = variant_params(args.smoke, args.variant)
+    params = variant_params(args.smoke, args.variant) | experiment_defaults(args.set) | overrides(args.set)
     if args.init:
         params["init"] = args.init
     torch.set_num_threads(params["threads"])

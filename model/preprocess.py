@@ -10,11 +10,15 @@ MEAN = 0.5
 STD = 0.5
 
 
+def crops_to_uint8(crops: Sequence[np.ndarray] | np.ndarray) -> torch.Tensor:
+    """N aligned HxWx3 BGR uint8 crops -> Nx3xHxW uint8 RGB tensor (what augmentation takes)."""
+    batch = np.ascontiguousarray(np.asarray(crops)[..., ::-1])  # BGR -> RGB
+    return torch.from_numpy(batch).permute(0, 3, 1, 2)
+
+
 def crops_to_tensor(crops: Sequence[np.ndarray] | np.ndarray) -> torch.Tensor:
     """N aligned HxWx3 BGR uint8 crops -> Nx3xHxW float RGB tensor in [-1, 1]."""
-    batch = np.ascontiguousarray(np.asarray(crops)[..., ::-1])  # BGR -> RGB
-    tensor = torch.from_numpy(batch).permute(0, 3, 1, 2).float().div_(255.0)
-    return tensor.sub_(MEAN).div_(STD)
+    return crops_to_uint8(crops).float().div_(255.0).sub_(MEAN).div_(STD)
 
 
 def normalize(tensor: torch.Tensor) -> torch.Tensor:

@@ -191,7 +191,7 @@ def data_section(r: Report, data: dict | None, pretrain: dict | None, finetune: 
     if finetune:
         run, params = finetune.get("run", {}), finetune.get("params", {})
         rows.append([f"fine-tuning (`classes: {params.get('classes', '?')}`)",
-                     f"identities with >= {params.get('min_photos', '?')} photos",
+                     "every identity" if params.get("min_photos") == 1 else f"identities with >= {params.get('min_photos', '?')} photos",
                      num(run.get("photos")), num(run.get("classes"))])
     if metrics:
         rows.append(["evaluation", "LFW pairsDevTest pairs", num(metrics.get("pairs")), "-"])
@@ -297,6 +297,29 @@ def ablation_section(r: Report, ablation: dict | None) -> None:
     r.figure("ablation_roc.png", "ROC of each ablation variant on pairsDevTest", COMMANDS["ablation.json"])
 
 
+def experiments_section(r: Report, finetune: dict | None) -> None:
+    """Fine-tuning runs tried and not served (`reports/experiments/*.json`, each with its command)."""
+    runs = sorted((r.reports / "experiments").glob("*.json"))
+    if not runs:
+        return
+    r.add("## Experiments not served", "")
+    served, rows = load_params("finetune", smoke=False) | (finetune or {}).get("params", {}), []
+    for path in runs:
+        run = json.loads(path.read_text())
+        params, test = run.get("params", {}), run.get("pairsDevTest", {})
+        changed = {k: v for k, v in params.items() if k not in ("out", "export") and served.get(k, v) != v}
+        rows.append([f"`{path.name}`", ", ".join(f"{k}={v}" for k, v in changed.items()) or "-",
+                     num(run.get("run", {}).get("epochs"), 1), pct(test.get("accuracy")), num(test.get("roc_auc")),
+                     pct(test.get("tar_at_far_1pct")), f"`{run.get('command', '?')}`"])
+        if run.get("note"):
+            r.add(f"`{path.name}`: {run['note']}", "")
+    r.table(["run", "differs from the served run in", "epochs", "accuracy", "ROC AUC", "TAR @ FAR 1%", "command"], rows)
+    for path in runs:
+        if (path.parent / f"{path.stem}_curves.png").is_file():
+            r.figure(f"experiments/{path.stem}_curves.png", f"training curves of `{path.name}`",
+                     json.loads(path.read_text()).get("command", "?"))
+
+
 def curves_section(r: Report) -> None:
     r.add("## Training curves", "")
     r.figure("pretrain_loss.png", "SimCLR pretraining: NT-Xent loss and learning rate", COMMANDS["pretrain.json"])
@@ -369,6 +392,7 @@ def build(reports: Path, out: Path, cache_dir: Path | None = None) -> str:
     training_section(r, data, pretrain, finetune, ablation)
     results_section(r, metrics, pretrain)
     ablation_section(r, ablation)
+    experiments_section(r, finetune)
     curves_section(r)
     demo_section(r)
     json_section(r, "Serving benchmark", "bench.json")

@@ -1,10 +1,11 @@
 import json
 
 import numpy as np
+import pytest
 import torch
 
 from finetune.losses import ArcFace
-from finetune.train import LabelledFaces, identities, run, variant_params
+from finetune.train import LabelledFaces, experiment_defaults, identities, overrides, run, variant_params
 from model.backbone import BackboneConfig, FaceBackbone
 from model.embedder import FaceEmbedder, load_backbone
 
@@ -17,7 +18,7 @@ def test_a_few_fine_tuning_steps_lower_the_loss_on_a_tiny_set():
     backbone = FaceBackbone(BackboneConfig(embedding_dim=32))
     head = ArcFace(32, 3, scale=16.0, margin=0.2)
     optimizer = torch.optim.AdamW([*backbone.parameters(), *head.parameters()], lr=1e-3)
-    images, labels = dataset.images, dataset.labels
+    images, labels = torch.stack([dataset[i][0] for i in range(len(dataset))]), dataset.labels
     losses = []
     for _ in range(5):
         loss, _ = head(backbone(images), labels)
@@ -26,6 +27,33 @@ def test_a_few_fine_tuning_steps_lower_the_loss_on_a_tiny_set():
         optimizer.step()
         losses.append(loss.item())
     assert losses[-1] < losses[0]
+
+
+def test_colour_augmentation_is_off_unless_asked():
+    crops = np.random.default_rng(0).integers(0, 255, (1, 112, 112, 3), dtype=np.uint8)
+    plain = LabelledFaces(crops, [0])
+    plain.augment.transforms = plain.augment.transforms[2:]  # keep only the colour steps
+    assert torch.equal(plain[0][0], LabelledFaces(crops, [0], augment=False)[0][0])
+    grey = LabelledFaces(crops, [0], grayscale=1.0)
+    grey.augment.transforms = grey.augment.transforms[2:]
+    image = grey[0][0]
+    assert torch.allclose(image[0], image[1], atol=1e-6) and torch.allclose(image[1], image[2], atol=1e-6)
+
+
+def test_set_overrides_parse_yaml_values_and_refuse_unknown_keys():
+    assert overrides(["min_photos=1", "export=null", "color_jitter=0.3"]) == {
+        "min_photos": 1, "export": None, "color_jitter": 0.3}
+    with pytest.raises(SystemExit, match="no_such_key"):
+        overrides(["no_such_key=1"])
+    with pytest.raises(SystemExit):
+        overrides(["epochs"])
+
+
+def test_an_experiment_never_replaces_the_served_model_unless_told():
+    assert experiment_defaults([]) == {}
+    defaults = experiment_defaults(["min_photos=1", "epochs=40"])
+    assert defaults["export"] is None and defaults["out"] == "runs/experiments/epochs-40_min_photos-1"
+    assert (experiment_defaults(["export=w.pt"]) | overrides(["export=w.pt"]))["export"] == "w.pt"
 
 
 def test_identities_keep_people_with_enough_photos():

@@ -20,7 +20,8 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 DVC = Path(sys.executable).parent / "dvc"
 DATA_DIR = Path(os.environ.get("DATA_DIR", REPO.parent / "shared" / "data"))  # as tests/conftest.py
-VARIANTS = ["simclr_arcface", "random_arcface", "simclr_softmax", "simclr_only"]
+VARIANTS = ["simclr_arcface", "random_arcface", "simclr_softmax", "lfw_people_only", "one_photo_people", "colour_augment",
+            "simclr_only"]
 
 
 class Pipeline:

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from pipeline_support import REPO, write_fake_outputs
+from pipeline_support import REPO, VARIANTS, write_fake_outputs
 from training import plot_data, report
 
 
@@ -36,6 +36,19 @@ def test_report_from_every_output_shows_the_numbers_figures_and_commands(tmp_pat
     # the one missing input says so, with its command; nothing else is missing
     assert re.findall(r"_Not run yet:_ (.*)", text) == ["`reports/load.json`. `make loadtest` writes it."]
     assert build(tmp_path) == text  # deterministic: no dates, same inputs -> same file
+
+
+def test_experiments_not_served_show_what_differs_and_their_command(tmp_path):
+    write_fake_outputs(tmp_path, runs=False)
+    served = json.loads((tmp_path / "reports/finetune.json").read_text())["params"]
+    (tmp_path / "reports/experiments").mkdir()
+    (tmp_path / "reports/experiments/longer.json").write_text(json.dumps({
+        "params": served | {"epochs": 40, "out": "runs/x"}, "run": {"epochs": 40.0}, "note": "overfits",
+        "pairsDevTest": {"accuracy": 0.868, "roc_auc": 0.933, "tar_at_far_1pct": 0.456},
+        "command": "python -m finetune.train --set epochs=40"}))
+    text = build(tmp_path)
+    assert "| `longer.json` | epochs=40 | 40.0 | 86.80% | 0.9330 | 45.60% | `python -m finetune.train --set epochs=40` |" in text
+    assert "`longer.json`: overfits" in text
 
 
 def test_report_without_any_run_lists_what_to_run(tmp_path):
@@ -73,10 +86,10 @@ def test_plot_data_writes_dvc_friendly_csvs_and_keeps_what_it_cannot_redo(tmp_pa
     assert float(roc[0]["false_accept_rate"]) == 0 and float(roc[-1]["true_accept_rate"]) == 1
     assert all(float(r["threshold"]) <= 1 for r in roc)  # no +inf for the plotting library
     ablation = rows("ablation_roc.csv")
-    assert list(ablation[0]) == ["false_accept_rate", "simclr_arcface", "random_arcface", "simclr_softmax", "simclr_only"]
+    assert list(ablation[0]) == ["false_accept_rate", *VARIANTS]
     # dvc.yaml's ablation_roc plot names the same columns
     spec = (REPO / "dvc.yaml").read_text()
-    assert "[simclr_arcface, random_arcface, simclr_softmax, simclr_only]" in spec
+    assert f"[{', '.join(VARIANTS)}]" in spec
 
     # a fresh clone has no runs/: those CSVs are kept as committed, the rest redone
     before = (plots / "pretrain_loss.csv").read_text()
