@@ -158,10 +158,11 @@ def run(params: dict, cache_dir: Path, out: Path, resume: bool = False) -> dict:
     metrics = evaluate(FaceEmbedder(backbone), cache_dir, out_dir=out, name="finetune")
     save_checkpoint(out / "backbone.pt", backbone, threshold=metrics["threshold"], stage=f"finetune-{params['head']}",
                     init=str(params["init"]), metrics=metrics)
+    steps_per_epoch = result["steps"] / max(result["epochs"], 1e-9)  # evals are per epoch; the x axis is steps
     plot_curves(out / "curves.png", {
         "loss": [(s, l) for s, l, _ in history],
         "batch accuracy": [(s, a) for s, _, a in history],
-        "pairsDevTrain accuracy": [(e, a) for e, a in evals],
+        "pairsDevTrain accuracy": [(e * steps_per_epoch, a) for e, a in evals],
     }, title=f"fine-tuning ({params['head']}, init: {params['init']})")
     summary = {"params": params, "run": result, "pairsDevTest": metrics, "evals": evals}
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
