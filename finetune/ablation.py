@@ -1,7 +1,8 @@
 """`make ablation`: the same data, budget and evaluation for each variant:
 (a) SimCLR + ArcFace, (b) ArcFace from random init, (c) SimCLR + softmax cross-entropy,
 (d) SimCLR only (no fine-tuning), and what the data choices add: (e) without the CelebA
-identities, (f) with the one-photo people as classes, (g) with colour augmentation. Finished variants are reused (delete their folder to rerun).
+identities, (f) with the one-photo people as classes, (g) with colour augmentation.
+Finished variants are reused (delete their folder to rerun).
 
     python -m finetune.ablation [--smoke] [--cache-dir C] [--reports R]
 

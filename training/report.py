@@ -299,13 +299,12 @@ def ablation_section(r: Report, ablation: dict | None) -> None:
 
 def experiments_section(r: Report, finetune: dict | None) -> None:
     """Fine-tuning runs tried and not served (`reports/experiments/*.json`, each with its command)."""
-    runs = sorted((r.reports / "experiments").glob("*.json"))
+    runs = {path: json.loads(path.read_text()) for path in sorted((r.reports / "experiments").glob("*.json"))}
     if not runs:
         return
     r.add("## Experiments not served", "")
     served, rows = load_params("finetune", smoke=False) | (finetune or {}).get("params", {}), []
-    for path in runs:
-        run = json.loads(path.read_text())
+    for path, run in runs.items():
         params, test = run.get("params", {}), run.get("pairsDevTest", {})
         changed = {k: v for k, v in params.items() if k not in ("out", "export") and served.get(k, v) != v}
         rows.append([f"`{path.name}`", ", ".join(f"{k}={v}" for k, v in changed.items()) or "-",
@@ -314,10 +313,9 @@ def experiments_section(r: Report, finetune: dict | None) -> None:
         if run.get("note"):
             r.add(f"`{path.name}`: {run['note']}", "")
     r.table(["run", "differs from the served run in", "epochs", "accuracy", "ROC AUC", "TAR @ FAR 1%", "command"], rows)
-    for path in runs:
+    for path, run in runs.items():
         if (path.parent / f"{path.stem}_curves.png").is_file():
-            r.figure(f"experiments/{path.stem}_curves.png", f"training curves of `{path.name}`",
-                     json.loads(path.read_text()).get("command", "?"))
+            r.figure(f"experiments/{path.stem}_curves.png", f"training curves of `{path.name}`", run.get("command", "?"))
 
 
 def curves_section(r: Report) -> None:
