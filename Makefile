@@ -5,7 +5,7 @@ PYTHON := $(VENV)/bin/python
 DATA_DIR ?= ../shared/data
 STAMP := $(VENV)/.installed
 
-.PHONY: install data pretrain finetune evaluate archive serve stop demo demo-eval test clean ablation report dvc-dag loadtest faulttest bench
+.PHONY: install data pretrain finetune evaluate archive serve stop demo demo-eval enroll gallery-eval test clean ablation report dvc-dag loadtest faulttest bench ui bench-env transfer-ablation
 
 install: $(STAMP)
 
@@ -36,6 +36,10 @@ evaluate: install
 ablation: install
 	$(PYTHON) -m finetune.ablation $(ARGS)
 
+# (h) SFace alone, (i) SFace + ArcFace, (j) SFace + SimCLR + ArcFace (needs `make finetune`).
+transfer-ablation: install
+	$(PYTHON) -m finetune.transfer_ablation $(ARGS)
+
 # The .mar files are rebuilt only when the weights, handler or model code change.
 MARS := model_store/face-verify.mar model_store/face-embed.mar
 MAR_DEPS := weights/face_embedder.pt $(wildcard model/*.py handler/*.py) handler/model-config.yaml scripts/archive.sh
@@ -52,14 +56,26 @@ stop:
 	VENV=$(VENV) bash scripts/serve.sh stop
 
 # The 1 + 15 demo against the running server (started if needed). Own photos:
-# make demo REF=path/to/reference.jpg TESTS=path/to/folder. Writes reports/demo/.
+# make demo REF=path/to/reference.jpg TESTS=path/to/folder. Writes runs/demo/
+# (ARGS=--refresh-examples: the committed reports/demo/).
 demo: serve
 	$(PYTHON) -m demo.run --data-dir "$(DATA_DIR)" $(if $(REF),--reference "$(REF)") $(if $(TESTS),--tests "$(TESTS)") $(ARGS)
 
-# The same protocol over SETS seeded LFW peopleDevTest sets -> reports/demo_eval.json.
+# The same protocol over SETS seeded LFW peopleDevTest sets -> runs/demo_eval.json
+# (ARGS=--refresh-examples: reports/demo_eval.json).
 SETS ?= 50
 demo-eval: serve
 	$(PYTHON) -m demo.eval --data-dir "$(DATA_DIR)" --sets $(SETS) $(ARGS)
+
+# The gallery (1:N identification): enrol every $(PEOPLE)/<name>/ folder as <name> into
+# GALLERY (default: the client's, see README "Identifying people"), and the LFW
+# peopleDevTest evaluation -> reports/gallery.json.
+PEOPLE ?= people
+enroll: serve
+	$(PYTHON) -m client gallery enroll-all "$(PEOPLE)" $(if $(GALLERY),--gallery "$(GALLERY)")
+
+gallery-eval: serve
+	$(PYTHON) -m demo.gallery_eval --data-dir "$(DATA_DIR)" $(ARGS)
 
 # reports/REPORT.md (+ reports/plots/*.csv for `dvc plots show`) from the run outputs in
 # reports/; a missing one is listed with the command that produces it. ARGS=--smoke: smoke runs.
@@ -73,19 +89,35 @@ dvc-dag: install
 	$(VENV)/bin/dvc dag
 	$(VENV)/bin/dvc status
 
+# The web page (Gradio) on http://127.0.0.1:7860 against the running server (started if
+# needed). UI_ARGS: e.g. "--port 7861"; "--host 0.0.0.0" only with FACE_UI_PASSWORD set.
+ui: serve
+	DATA_DIR=$(DATA_DIR) $(PYTHON) -m ui $(UI_ARGS)
+
 # Against the running server (started if needed), 127.0.0.1 only; run them on an idle machine.
 # loadtest: 4 and 8 clients x 60 s of verify(1 + 15), then workers killed under load (the
 # fault phase; `faulttest` runs it alone) -> reports/load.json. LOAD_ARGS: e.g.
-# "--concurrency 2 --duration 10 --no-fault". bench: end-to-end vs in-process latency per
-# stage, embedding throughput, the levers, pairsDevTest accuracy -> reports/bench.json.
+# "--concurrency 2 --duration 10 --no-fault". bench: end-to-end latency vs OpenCV's YuNet + SFace
+# in process and vs the handler's stages, embedding throughput, every engine and lever, their
+# pairsDevTest accuracy -> reports/bench.json.
 loadtest: serve
 	DATA_DIR=$(DATA_DIR) $(PYTHON) -m bench.loadtest $(LOAD_ARGS)
 
 faulttest: serve
 	DATA_DIR=$(DATA_DIR) $(PYTHON) -m bench.loadtest --only-fault $(LOAD_ARGS)
 
-bench: serve
+bench: serve bench-env
 	DATA_DIR=$(DATA_DIR) $(PYTHON) -m bench.serving $(BENCH_ARGS)
+
+# OpenCV 4 in its own environment, for the yardstick `make bench` runs in process: OpenCV 5
+# (the project's) cannot run the int8 SFace file. Re-made only when requirements-bench.txt changes.
+BENCH_VENV := .venv-bench
+bench-env: $(BENCH_VENV)/.installed
+
+$(BENCH_VENV)/.installed: requirements-bench.txt
+	test -x $(BENCH_VENV)/bin/python || python3 -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install -q -r requirements-bench.txt
+	touch $@
 
 test: install
 	DATA_DIR=$(DATA_DIR) $(PYTHON) -m pytest $(PYTEST_ARGS)

@@ -1,13 +1,14 @@
 """Python client for the face verification service.
 
-    from client import FaceClient
+    from face_verify_client import FaceClient   # installed: pip install ./client
+    from client import FaceClient               # in the repository checkout
     result = FaceClient().verify("reference.jpg", ["a.jpg", "b.jpg"])
 
 Needs only requests + pydantic (numpy / Pillow only when you pass arrays / PIL images);
 never imports torch or the `model` package.
 """
-from client.client import DEFAULT_URL, FaceClient, read_key_file
-from client.errors import (
+from .client import DEFAULT_URL, FaceClient, read_key_file
+from .errors import (
     AuthenticationError,
     BadInputError,
     FaceClientError,
@@ -17,15 +18,18 @@ from client.errors import (
     ServerError,
     ServerUnavailableError,
 )
-from client.models import (
+from .models import (
     Box,
+    Detection,
     EmbeddedFace,
     EmbeddingResult,
     Health,
+    PhotoError,
     ReferenceFace,
     TestResult,
     VerificationResult,
 )
+from .thresholds import CalibrationFileError
 
 __all__ = [
     "DEFAULT_URL",
@@ -39,9 +43,12 @@ __all__ = [
     "PhotoInputError",
     "ServerError",
     "ResponseFormatError",
+    "CalibrationFileError",
     "Box",
     "ReferenceFace",
     "TestResult",
+    "Detection",
+    "PhotoError",
     "VerificationResult",
     "EmbeddedFace",
     "EmbeddingResult",

@@ -1,7 +1,7 @@
 """`python -m client verify REF TEST [TEST ...]`; see client/cli.py."""
 import sys
 
-from client.cli import main
+from .cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,4 +1,8 @@
-"""Command line: `python -m client verify REF TEST [TEST ...]`, `embed PHOTO`, `health`.
+"""Command line: `face-verify` (installed) or `python -m client` (in the checkout):
+`verify REF TEST [TEST ...]`, `embed PHOTO`, `health`, `calibrate PEOPLE_DIR`.
+
+A subcommand is a function `add(commands, common)` in COMMANDS that adds its parser (with
+`common` as a parent) and sets `func`; build_parser() calls each.
 
 Exit status: 0 done (whatever the verdicts), 1 server error or unexpected answer,
 2 usage error, 3 server unreachable / timed out, 4 authentication failed,
@@ -8,11 +12,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
-from client.client import DEFAULT_URL, URL_ENV, FaceClient
-from client.errors import (
+from .client import DEFAULT_URL, URL_ENV, FaceClient
+from .errors import (
     AuthenticationError,
     BadInputError,
     FaceClientError,
@@ -20,7 +26,7 @@ from client.errors import (
     RequestTimeoutError,
     ServerUnavailableError,
 )
-from client.models import VerificationResult
+from .models import VerificationResult
 
 PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 EXIT_CODES = ((AuthenticationError, 4), (BadInputError, 5), (PhotoInputError, 5),
@@ -43,12 +49,15 @@ def expand_photos(paths: list[str]) -> list[Path]:
 
 
 def _fmt_box(box) -> str:
-    return "-" if box is None else "[" + ", ".join(f"{v:.0f}" for v in box) + "]"
+    # round() first: f"{-0.3:.0f}" would print "-0"
+    return "-" if box is None else "[" + ", ".join(f"{round(v):d}" for v in box) + "]"
 
 
-def format_table(result: VerificationResult, reference: str, files: list[str]) -> str:
+def format_table(result: VerificationResult, reference: str, files: list[str],
+                 threshold_source: str = "server") -> str:
+    source = "" if threshold_source == "server" else f" (from {threshold_source})"
     lines = [
-        f"model: {result.model}   threshold: {result.threshold:.3f}",
+        f"model: {result.model}   threshold: {result.threshold:.4f}{source}",
         f"reference: {reference}   box {_fmt_box(result.reference.box)}   "
         f"confidence {result.reference.confidence:.2f}",
         "",
@@ -58,19 +67,54 @@ def format_table(result: VerificationResult, reference: str, files: list[str]) -
     lines += [header, "-" * len(header)]
     for i, (item, file) in enumerate(zip(result.results, files), start=1):
         score = "-" if item.score is None else f"{item.score:.3f}"
-        lines.append(f"{i:>3}  {item.name:<8}  {file:<{width}}  {'YES' if item.match else 'no':<5}  "
-                     f"{score:>6}  {_fmt_box(item.box):<22}  {item.faces}")
+        verdict = "ERROR" if item.error else ("YES" if item.match else "no")
+        faces = item.error.code if item.error else item.faces
+        lines.append(f"{i:>3}  {item.name:<8}  {file:<{width}}  {verdict:<5}  "
+                     f"{score:>6}  {_fmt_box(item.box):<22}  {faces}")
     lines += ["", f"matched {len(result.matches)} of {len(result.results)} test photos"]
+    if result.errors:
+        lines.append(f"{len(result.errors)} could not be used:")
+        lines += [f"  {item.error.message} ({item.error.code})" for item in result.errors]
     return "\n".join(lines)
+
+
+class Progress:
+    """A one-line progress bar on stderr for runs of more than one request (a line per
+    request when stderr is not a terminal)."""
+
+    def __init__(self, what: str, stream=None, min_total: int = 0) -> None:
+        self.what, self.stream, self.min_total = what, stream or sys.stderr, min_total
+        self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.shown = False
+
+    def __call__(self, done: int, total: int) -> None:
+        if total <= self.min_total or (done == total and not self.shown):
+            return  # short runs: no bar
+        self.shown = True
+        if self.tty:
+            filled = int(30 * done / total)
+            self.stream.write(f"\r{self.what} [{'#' * filled}{'.' * (30 - filled)}] {done}/{total}")
+            if done == total:
+                self.stream.write("\n")
+        else:
+            self.stream.write(f"{self.what}: {done}/{total}\n")
+        self.stream.flush()
+
+
+def compact_json(payload: dict) -> str:
+    """Indented JSON with each list of numbers (boxes, embeddings) on one line."""
+    text = json.dumps(payload, indent=2)
+    return re.sub(r"\[\s+([-+0-9.eE,\s]+?)\s+\]", lambda m: "[" + " ".join(m.group(1).split()) + "]", text)
 
 
 def _client(args: argparse.Namespace) -> FaceClient:
     return FaceClient(base_url=args.url, token=args.token, timeout=args.timeout,
-                      retries=args.retries, key_file=args.key_file)
+                      retries=args.retries, key_file=args.key_file,
+                      threshold_file=getattr(args, "threshold_file", None))
 
 
 def _write_json(target: str, payload: dict) -> None:
-    text = json.dumps(payload, indent=2)
+    text = compact_json(payload)
     if target == "-":
         print(text)
         return
@@ -82,11 +126,13 @@ def _write_json(target: str, payload: dict) -> None:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     tests = expand_photos(args.tests)
+    progress = None if args.quiet else Progress("verify: photos", min_total=1)
     with _client(args) as client:
-        result = client.verify(Path(args.reference), tests, threshold=args.threshold)
+        result = client.verify(Path(args.reference), tests, threshold=args.threshold, progress=progress)
+        source = "argument" if args.threshold is not None else client.threshold_source
     files = [str(p) for p in tests]
     if args.json != "-":
-        print(format_table(result, args.reference, files))
+        print(format_table(result, args.reference, files, source))
     if args.json:
         payload = result.model_dump(mode="json")
         payload["files"] = {"reference": args.reference,
@@ -115,6 +161,56 @@ def cmd_health(args: argparse.Namespace) -> int:
     return 0 if health.healthy else 1
 
 
+def add_verify(commands, common) -> None:
+    verify = commands.add_parser("verify", parents=[common],
+                                 help="is the reference person in each test photo?")
+    verify.add_argument("reference", help="reference photo (one person)")
+    verify.add_argument("tests", nargs="+", help="test photos, or folders of photos (any number)")
+    verify.add_argument("--threshold", type=float, default=None,
+                        help="cosine-similarity threshold (default: the calibrated threshold file, "
+                             "else the server's)")
+    verify.add_argument("--threshold-file", default=None,
+                        help="a file written by `calibrate --save` (default $FACE_VERIFY_THRESHOLD_FILE, "
+                             "else ./face-verify-threshold.json when present)")
+    verify.add_argument("--json", metavar="OUT", default=None,
+                        help="also write the full answer as JSON to OUT ('-': stdout only)")
+    verify.add_argument("--quiet", action="store_true", help="no progress bar")
+    verify.set_defaults(func=cmd_verify)
+
+
+def add_embed(commands, common) -> None:
+    embed = commands.add_parser("embed", parents=[common], help="every face in a photo, with embeddings")
+    embed.add_argument("photo")
+    embed.add_argument("--json", metavar="OUT", default=None, help="write the answer as JSON ('-': stdout)")
+    embed.set_defaults(func=cmd_embed)
+
+
+def add_health(commands, common) -> None:
+    health = commands.add_parser("health", parents=[common], help="is the server up? (/ping)")
+    health.set_defaults(func=cmd_health)
+
+
+def add_calibrate(commands, common) -> None:
+    from .calibrate_command import add  # its own module: the statistics stay out of here
+
+    add(commands, common)
+
+
+def add_gallery(commands, common) -> None:
+    from .gallery_cli import add  # the vector store is imported only when a gallery command runs
+
+    add(commands, common)
+
+
+# Each adds one subcommand; add yours here.
+COMMANDS: list[Callable[[argparse._SubParsersAction, argparse.ArgumentParser], None]] = [
+    add_verify, add_embed, add_health, add_calibrate, add_gallery]
+
+
+def program_name() -> str:
+    return "python -m client" if __package__ == "client" else "face-verify"
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--url", default=None,
@@ -127,26 +223,10 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--retries", type=int, default=2,
                         help="extra attempts when the server is unreachable or busy (default 2)")
 
-    parser = argparse.ArgumentParser(prog="python -m client", description="Face verification client.")
+    parser = argparse.ArgumentParser(prog=program_name(), description="Face verification client.")
     commands = parser.add_subparsers(dest="command", required=True)
-
-    verify = commands.add_parser("verify", parents=[common],
-                                 help="is the reference person in each test photo?")
-    verify.add_argument("reference", help="reference photo (one person)")
-    verify.add_argument("tests", nargs="+", help="test photos, or folders of photos")
-    verify.add_argument("--threshold", type=float, default=None,
-                        help="cosine-similarity threshold (default: the server's)")
-    verify.add_argument("--json", metavar="OUT", default=None,
-                        help="also write the full answer as JSON to OUT ('-': stdout only)")
-    verify.set_defaults(func=cmd_verify)
-
-    embed = commands.add_parser("embed", parents=[common], help="every face in a photo, with embeddings")
-    embed.add_argument("photo")
-    embed.add_argument("--json", metavar="OUT", default=None, help="write the answer as JSON ('-': stdout)")
-    embed.set_defaults(func=cmd_embed)
-
-    health = commands.add_parser("health", parents=[common], help="is the server up? (/ping)")
-    health.set_defaults(func=cmd_health)
+    for add in COMMANDS:
+        add(commands, common)
     return parser
 
 

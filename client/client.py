@@ -7,12 +7,19 @@ Token (TorchServe's token authorization; the inference key goes in
   1. the `token=` argument (`token=""` sends no Authorization header at all);
   2. the environment variable FACE_VERIFY_TOKEN;
   3. the "inference" key of a TorchServe key file: the `key_file=` argument, else
-     $FACE_VERIFY_KEY_FILE, else `./key_file.json` (TorchServe writes it in the folder
-     `torchserve --start` ran in: the repository root for `make serve`), else the
-     `key_file.json` of the repository this package lives in.
+     $FACE_VERIFY_KEY_FILE, else `./key_file.json` in the working directory (TorchServe
+     writes it in the folder `torchserve --start` ran in: the repository root for
+     `make serve`). Never a file found through where this package is installed.
   4. none: requests go out without a token (a server with token auth off accepts them).
 A key read from a file is re-read once when the server rejects it (TorchServe writes new
 keys on every start), so a long-lived client survives a server restart.
+
+Threshold: `verify(threshold=)`, else `FaceClient(threshold=)`, else a calibrated threshold
+file (client/thresholds.py; `face-verify calibrate --save` writes one), else the server's.
+
+Any number of test photos: `verify` sends them in as many requests as the server's limits
+need (client/batching.py) and merges the answers, in order. A test photo the server cannot
+use gets its own result with `error` (code, message naming the file); the others stand.
 
 Retries: verify / embed / health are pure functions of their input, so a request is
 re-sent (up to `retries` more times, backoff 0.25 s, 0.5 s, ...) when the connection fails
@@ -25,7 +32,8 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterable
+import warnings
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -33,7 +41,7 @@ import requests
 from pydantic import BaseModel, ValidationError
 from urllib3.filepost import encode_multipart_formdata
 
-from client.errors import (
+from .errors import (
     AuthenticationError,
     BadInputError,
     FaceClientError,
@@ -43,8 +51,10 @@ from client.errors import (
     ServerError,
     ServerUnavailableError,
 )
-from client.models import EmbeddingResult, Health, VerificationResult
-from client.photos import PhotoLike, is_single_photo, photo_part
+from .batching import Item, chunks, label, name_photo, server_limit
+from .models import EmbeddingResult, Health, VerificationResult
+from .photos import PhotoLike, is_single_photo, photo_part
+from .thresholds import find_threshold_file, read_threshold_file
 
 DEFAULT_URL = "http://127.0.0.1:8080"
 VERIFY_MODEL = "face-verify"
@@ -57,7 +67,10 @@ RETRY_STATUSES = frozenset({502, 503, 504})
 # TorchServe's answer when the handler raised: deterministic, so not worth a retry.
 HANDLER_FAILURES = ("Prediction failed", "Invalid model predict output",
                     "number of batch response mismatched")
-REPO_ROOT = Path(__file__).resolve().parent.parent
+# The server's defaults (handler/model-config.yaml max_tests, TorchServe max_request_size);
+# a server configured lower says so in its `too_many_photos` answer and is followed.
+MAX_TESTS_PER_REQUEST = 32
+MAX_REQUEST_BYTES = 32 * 1024 * 1024
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -83,14 +96,7 @@ def read_key_file(path: str | os.PathLike, kind: str = "inference") -> str:
 def default_key_files() -> list[Path]:
     """Where a key file is looked for when neither a token nor a key file is given."""
     env = os.environ.get(KEY_FILE_ENV)
-    if env:
-        return [Path(env)]
-    candidates = [Path.cwd() / KEY_FILE_NAME, REPO_ROOT / KEY_FILE_NAME]
-    unique: list[Path] = []
-    for path in candidates:
-        if path.resolve() not in [p.resolve() for p in unique]:
-            unique.append(path)
-    return unique
+    return [Path(env)] if env else [Path.cwd() / KEY_FILE_NAME]
 
 
 class FaceClient:
@@ -115,6 +121,10 @@ class FaceClient:
         verify_model: str = VERIFY_MODEL,
         embed_model: str = EMBED_MODEL,
         session: requests.Session | None = None,
+        threshold: float | None = None,
+        threshold_file: str | os.PathLike | None = None,
+        max_tests_per_request: int = MAX_TESTS_PER_REQUEST,
+        max_request_bytes: int = MAX_REQUEST_BYTES,
     ) -> None:
         """
         base_url: the inference address (default $FACE_VERIFY_URL, else http://127.0.0.1:8080).
@@ -124,6 +134,9 @@ class FaceClient:
         key_file: a TorchServe key_file.json to read the inference key from.
         connect_timeout: seconds to wait for the TCP connection (a dead host fails fast).
         encoding: "jpeg" (quality 95) or "png" for PIL images / numpy arrays.
+        threshold: the default for `verify` (else a calibrated threshold file, else the server's).
+        threshold_file: a file written by `face-verify calibrate --save` (client/thresholds.py).
+        max_tests_per_request, max_request_bytes: how `verify` splits many photos.
         """
         if timeout <= 0:
             raise ValueError("timeout must be positive")
@@ -161,33 +174,93 @@ class FaceClient:
                     self._token = read_key_file(self._key_file)
             if self._key_file is not None:
                 self.token_source = str(self._key_file)
+        if max_tests_per_request < 1 or max_request_bytes < 1:
+            raise ValueError("max_tests_per_request and max_request_bytes must be >= 1")
+        self.max_tests_per_request = int(max_tests_per_request)
+        self.max_request_bytes = int(max_request_bytes)
+        self.calibration: dict | None = None  # the threshold file's content, when one is used
+        self.threshold = None if threshold is None else float(_format_threshold(threshold))
+        self.threshold_source = "argument" if threshold is not None else "server"
+        if threshold is None:
+            path = find_threshold_file(threshold_file)
+            if path is not None:
+                self.calibration = read_threshold_file(path)
+                self.threshold, self.threshold_source = float(self.calibration["threshold"]), str(path)
 
     # ------------------------------------------------------------------ public API
 
     def verify(self, reference: PhotoLike, tests: Iterable[PhotoLike] | PhotoLike,
-               threshold: float | None = None) -> VerificationResult:
-        """Is the person of `reference` in each of `tests`? One request: the reference is
-        sent as `reference`, the tests as `test_1` ... `test_N` (their order is kept:
-        `result.results[i]` is `tests[i]`). `threshold` overrides the server's."""
+               threshold: float | None = None, *,
+               progress: Callable[[int, int], None] | None = None) -> VerificationResult:
+        """Is the person of `reference` in each of `tests`? `result.results[i]` is `tests[i]`
+        (named `test_{i+1}`), however many requests it took. A test photo that could not be
+        used has `error` set (its message names the file) and no verdict. `threshold`
+        overrides the client's default (see the module docstring). `progress(done, total)`
+        is called after each request."""
         tests = [tests] if is_single_photo(tests) else list(tests)
         if len(tests) == 0:
             raise PhotoInputError("give at least one test photo", code="no_tests")
-        fields: list[tuple[str, Any]] = [("reference", photo_part("reference", reference, self.encoding))]
-        for i, photo in enumerate(tests, start=1):
-            fields.append((f"test_{i}", photo_part(f"test_{i}", photo, self.encoding)))
-        if threshold is not None:
-            fields.append(("threshold", _format_threshold(threshold)))
-        result = self._post_multipart(self.verify_model, fields, VerificationResult)
-        if len(result.results) != len(tests):
+        threshold = self.threshold if threshold is None else threshold
+        reference_name = label(reference, "reference")
+        ref_part = photo_part("reference", reference, self.encoding)
+        extra = [] if threshold is None else [("threshold", _format_threshold(threshold))]
+        # A reference over the limit by itself: sent anyway, the server's 413 says so.
+        budget = self.max_request_bytes - len(ref_part[1]) - 4 * PART_OVERHEAD_BYTES
+        budget = budget if budget > 0 else None
+        results: list[dict] = []
+        first: VerificationResult | None = None
+        for chunk in chunks(tests, self.encoding, self.max_tests_per_request, budget):
+            if chunk[0].part is None:
+                results.append(_too_large(chunk[0], self.max_request_bytes))
+            else:
+                answer = self._verify_chunk(ref_part, reference_name, chunk, extra)
+                first = first or answer
+                for item, result in zip(chunk, answer.results):
+                    results.append(_renamed(result.model_dump(mode="json"), item))
+            if progress is not None:
+                progress(len(results), len(tests))
+        if first is None:  # every photo was too large to send: nothing to compare with
+            raise PhotoInputError(results[0]["error"]["message"], code="request_too_large")
+        merged = VerificationResult.model_validate(first.model_dump(mode="json") | {"results": results})
+        self._check_calibration(merged.model)
+        return merged
+
+    def _verify_chunk(self, ref_part: tuple, reference_name: str, chunk: list[Item],
+                      extra: list) -> VerificationResult:
+        """One request; split further when the server takes fewer photos than assumed."""
+        fields: list[tuple[str, Any]] = [("reference", ref_part)]
+        for number, item in enumerate(chunk, start=1):
+            filename, data, content_type = item.part
+            fields.append((f"test_{number}", (f"test_{number}{Path(filename).suffix}", data, content_type)))
+        try:
+            result = self._post_multipart(self.verify_model, fields + extra, VerificationResult)
+        except BadInputError as exc:
+            limit = server_limit(exc.message) if exc.code == "too_many_photos" else None
+            if limit is not None and limit < len(chunk):
+                self.max_tests_per_request = limit
+                parts = [self._verify_chunk(ref_part, reference_name, chunk[i : i + limit], extra)
+                         for i in range(0, len(chunk), limit)]
+                return parts[0].model_copy(update={"results": [r for p in parts for r in p.results]})
+            raise _named(exc, "reference", reference_name) from None
+        if len(result.results) != len(chunk):
             raise ResponseFormatError(
-                f"sent {len(tests)} test photos but got {len(result.results)} results",
+                f"sent {len(chunk)} test photos but got {len(result.results)} results",
                 code="result_count_mismatch")
         return result
 
+    def _check_calibration(self, model: str) -> None:
+        calibrated = (self.calibration or {}).get("model")
+        if calibrated and self.threshold_source != "argument" and calibrated != model:
+            warnings.warn(f"the threshold from {self.threshold_source} was calibrated for {calibrated}, "
+                          f"but the server runs {model}: calibrate again", stacklevel=3)
+
     def embed(self, photo: PhotoLike) -> EmbeddingResult:
         """Every face in the photo: box, detector confidence and L2-normalised embedding."""
-        return self._post_multipart(self.embed_model, [("image", photo_part("image", photo, self.encoding))],
-                                    EmbeddingResult)
+        part = photo_part("image", photo, self.encoding)
+        try:
+            return self._post_multipart(self.embed_model, [("image", part)], EmbeddingResult)
+        except BadInputError as exc:
+            raise _named(exc, "image", label(photo, "image")) from None
 
     def health(self) -> Health:
         """TorchServe's /ping. An "Unhealthy" answer (HTTP 500) is returned, not raised."""
@@ -298,6 +371,32 @@ class FaceClient:
 
 
 # ---------------------------------------------------------------------- helpers
+
+PART_OVERHEAD_BYTES = 512  # a multipart part's headers (reference, threshold, closing boundary)
+
+
+def _renamed(result: dict, item: Item) -> dict:
+    """A chunk's result under its place in the caller's list, its error naming the file."""
+    field, result["name"] = result["name"], f"test_{item.index + 1}"
+    if result.get("error"):
+        result["error"] = {**result["error"], "message": name_photo(result["error"]["message"], field, item.label)}
+    return result
+
+
+def _too_large(item: Item, limit: int) -> dict:
+    return {"name": f"test_{item.index + 1}", "match": None, "score": None, "box": None, "faces": None,
+            "detections": [], "error": {"code": "request_too_large", "message":
+                f"{item.label}: the photo with the reference is over the server's {limit / 2**20:g} MiB "
+                "request limit; not sent"}}
+
+
+def _named(exc: FaceClientError, field: str, name: str) -> FaceClientError:
+    """The same error, its message naming the caller's file instead of the form field."""
+    if name != field and exc.message.startswith(f"{field}: "):
+        exc.message = f"{field} {name}: {exc.message[len(field) + 2:]}"
+        exc.args = (exc.message,)
+    return exc
+
 
 def _format_threshold(threshold: float) -> str:
     try:

@@ -22,21 +22,44 @@ class ReferenceFace(_Contract):
     confidence: float
 
 
+class Detection(_Contract):
+    """One face found in a test photo."""
+
+    box: Box
+    score: float  # cosine similarity with the reference face
+    confidence: float  # the detector's
+
+
+class PhotoError(_Contract):
+    """Why one test photo could not be used (the others were answered)."""
+
+    code: str  # not_an_image, truncated_image, image_too_large, empty_file, request_too_large, ...
+    message: str  # names the photo: its file when the client was given a path
+
+
 class TestResult(_Contract):
     """The verdict for one test photo. With no face in the photo: `faces == 0`,
-    `score is None`, `box is None`, `match is False`."""
+    `score is None`, `box is None`, `match is False`. A photo that could not be used has
+    `error` set and no verdict: `match`, `score`, `box`, `faces` are None."""
 
     __test__ = False  # not a pytest test class despite the name
 
-    name: str  # "test_1" ... "test_N", in the order the photos were sent
-    match: bool
+    name: str  # "test_1" ... "test_N", in the order the photos were given
+    match: bool | None
     score: float | None = None  # cosine similarity of the best face (highest score)
     box: Box | None = None  # that face's box
-    faces: int = Field(ge=0)  # faces found in the photo
+    faces: int | None = Field(ge=0)  # faces found in the photo
+    detections: list[Detection] = []  # every face found, largest first
+    error: PhotoError | None = None
+
+    @property
+    def ok(self) -> bool:
+        """False when the photo could not be used (see `error`)."""
+        return self.error is None
 
     @property
     def has_face(self) -> bool:
-        return self.faces > 0
+        return bool(self.faces)
 
     @property
     def index(self) -> int:
@@ -57,10 +80,16 @@ class VerificationResult(_Contract):
 
     @property
     def non_matches(self) -> list[TestResult]:
-        return [r for r in self.results if not r.match]
+        """Photos answered "not the person" (photos with an error are in `errors`)."""
+        return [r for r in self.results if r.match is False]
 
     @property
-    def match_flags(self) -> list[bool]:
+    def errors(self) -> list[TestResult]:
+        """The test photos that could not be used, each with its `error`."""
+        return [r for r in self.results if r.error is not None]
+
+    @property
+    def match_flags(self) -> list[bool | None]:
         return [r.match for r in self.results]
 
     @property
@@ -86,6 +115,7 @@ class EmbeddedFace(_Contract):
 class EmbeddingResult(_Contract):
     model: str
     faces: list[EmbeddedFace]  # every face in the photo, largest first
+    threshold: float | None = None  # the server's calibrated cosine threshold (None: an older server)
 
     @property
     def boxes(self) -> list[Box]:

@@ -17,7 +17,7 @@ import os
 from pathlib import Path
 from typing import Any, Union
 
-from client.errors import PhotoInputError
+from .errors import PhotoInputError
 
 # Anything the client accepts as a photo (PIL / numpy objects are duck-typed).
 PhotoLike = Union[str, os.PathLike, bytes, bytearray, memoryview, Any]

@@ -10,8 +10,8 @@ from client import FaceClient, FaceClientError, VerificationResult
 from client.cli import EXIT_CODES
 from demo.sampling import default_data_dir
 
-# The server's default per-request limit of test photos; larger folders are sent in chunks.
-MAX_PER_REQUEST = 32
+RUNS = Path("runs")  # git-ignored: ordinary demo runs write here
+REFRESHED = Path("reports")  # the committed examples, rewritten only with --refresh-examples
 
 
 def add_client_args(parser: argparse.ArgumentParser) -> None:
@@ -22,6 +22,8 @@ def add_client_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--token", default=None, help="inference key (default: TorchServe's key_file.json)")
     parser.add_argument("--key-file", default=None, help="TorchServe key_file.json")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds per request (default 120)")
+    parser.add_argument("--refresh-examples", action="store_true",
+                        help="write the committed examples under reports/ instead of runs/")
 
 
 def make_client(args: argparse.Namespace) -> FaceClient:
@@ -32,17 +34,19 @@ def data_dir(args: argparse.Namespace) -> Path:
     return args.data_dir or default_data_dir()
 
 
-def verify_all(client: FaceClient, reference: Path, tests: list[Path], threshold: float | None = None,
-               chunk: int = MAX_PER_REQUEST) -> VerificationResult:
-    """One request per `chunk` test photos, merged into one result named test_1..test_N."""
-    parts = [client.verify(reference, tests[i : i + chunk], threshold) for i in range(0, len(tests), chunk)]
-    if len(parts) == 1:
-        return parts[0]
-    results = []
-    for part in parts:
-        for item in part.results:
-            results.append(item.model_dump(mode="json") | {"name": f"test_{len(results) + 1}"})
-    return VerificationResult.model_validate(parts[0].model_dump(mode="json") | {"results": results})
+def verify_all(client: FaceClient, reference: Path, tests: list[Path],
+               threshold: float | None = None) -> VerificationResult:
+    """All test photos in one answer named test_1..test_N (the client splits them into
+    requests within the server's limit)."""
+    return client.verify(reference, tests, threshold)
+
+
+def output_path(args: argparse.Namespace, name: str) -> Path:
+    """runs/demo/<name> (untracked), or reports/<name> with --refresh-examples (the
+    committed examples); --out overrides both."""
+    if args.out is not None:
+        return args.out
+    return (REFRESHED if args.refresh_examples else RUNS) / name
 
 
 def run_main(main: Callable[[], int]) -> int:

@@ -5,7 +5,7 @@
 Set k uses seed `--seed-start + k` (the same sets `python -m demo.run --seed S` shows).
 Reports the share of sets meeting the requirement (>= 3/5 same accepted and >= 6/10
 others rejected), the share with 15/15, and the mean accepted / rejected counts, to
-reports/demo_eval.json.
+runs/demo_eval.json (--refresh-examples: the committed reports/demo_eval.json).
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from client.cli import glue_token
-from demo.common import add_client_args, data_dir, make_client, run_main, verify_all
+from demo.common import add_client_args, data_dir, make_client, output_path, run_main, verify_all
 from demo.sampling import (
     OTHERS,
     REQUIRED_ACCEPTED,
@@ -62,7 +62,8 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sets", type=int, default=50, help="number of seeded sets (default 50)")
     parser.add_argument("--seed-start", type=int, default=0, help="seed of the first set (default 0)")
-    parser.add_argument("--out", type=Path, default=Path("reports/demo_eval.json"))
+    parser.add_argument("--out", type=Path, default=None,
+                        help="default runs/demo_eval.json; reports/demo_eval.json with --refresh-examples")
     add_client_args(parser)
     args = parser.parse_args(glue_token(sys.argv[1:] if argv is None else list(argv)))
     if args.sets < 1:
@@ -91,14 +92,15 @@ def main(argv: list[str] | None = None) -> int:
             **summarize(per_set, same_scores, other_scores),
             "per_set": per_set,
         }
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(report, indent=2) + "\n")
-        print(f"{report['sets']} sets, model {model}, threshold {threshold:.3f}")
+        out = output_path(args, "demo_eval.json")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(report, indent=2) + "\n")
+        print(f"{report['sets']} sets, model {model}, threshold {threshold:.4f}")
         print(f"meeting the requirement (>= {REQUIRED_ACCEPTED}/{SAME} accepted, >= {REQUIRED_REJECTED}/{OTHERS} "
               f"rejected): {report['share_meeting_requirement']:.0%}")
         print(f"perfect 15/15: {report['share_perfect']:.0%}")
         print(f"mean accepted {report['mean_accepted']:.2f}/{SAME}, mean rejected {report['mean_rejected']:.2f}/{OTHERS}")
-        print(f"wrote {args.out}")
+        print(f"wrote {out}")
         return 0
 
     return run_main(run)

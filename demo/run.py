@@ -4,7 +4,8 @@
     python -m demo.run --reference me.jpg --tests photos/   # own photos (no truth)
 
 Prints the table (and, with truth, "accepted x/5, rejected y/10"), writes
-reports/demo/predictions.json and reports/demo/contact_sheet.png.
+runs/demo/predictions.json and runs/demo/contact_sheet.png (--refresh-examples: the
+committed reports/demo/ example).
 """
 from __future__ import annotations
 
@@ -13,9 +14,8 @@ import json
 import sys
 from pathlib import Path
 
-from client import FaceClientError
 from client.cli import format_table, glue_token
-from demo.common import add_client_args, data_dir, make_client, run_main, verify_all
+from demo.common import add_client_args, data_dir, make_client, output_path, run_main, verify_all
 from demo.sampling import (
     REQUIRED_ACCEPTED,
     REQUIRED_REJECTED,
@@ -71,9 +71,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="which LFW set (default 0)")
     parser.add_argument("--reference", type=Path, default=None, help="own reference photo")
     parser.add_argument("--tests", type=Path, default=None, help="folder of own test photos")
-    parser.add_argument("--out", type=Path, default=Path("reports/demo"), help="output folder")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="output folder (default runs/demo; reports/demo with --refresh-examples)")
     parser.add_argument("--best-box-only", action="store_true",
-                        help="skip the extra embed call per photo that finds every face's box")
+                        help="draw only the best-matching face's box, not every face's")
     add_client_args(parser)
     args = parser.parse_args(glue_token(sys.argv[1:] if argv is None else list(argv)))
     if (args.reference is None) != (args.tests is None):
@@ -84,21 +85,14 @@ def main(argv: list[str] | None = None) -> int:
         root = None if args.reference else data_dir(args)
         with make_client(args) as client:
             result = verify_all(client, demo_set.reference, demo_set.test_paths, args.threshold)
-            all_boxes: list = [None] * len(demo_set.tests)
-            if not args.best_box_only:
-                for i, test in enumerate(demo_set.tests):
-                    if result.results[i].faces > 0:
-                        try:
-                            all_boxes[i] = [list(b) for b in client.embed(test.path).boxes]
-                        except FaceClientError as exc:  # the boxes are a nicety; the verdicts stand
-                            print(f"warning: embed failed for {test.path}: {exc}", file=sys.stderr)
-                    else:
-                        all_boxes[i] = []
+        # every face found comes with the verdict (detections); none drawn with --best-box-only
+        all_boxes = [None if args.best_box_only else [list(face.box) for face in item.detections]
+                     for item in result.results]
         labels = [(f"{t.path.name} ({'same' if t.same else 'other'})" if t.same is not None else str(t.path))
                   for t in demo_set.tests]
         print(format_table(result, str(demo_set.reference), labels))
         payload = predictions(demo_set, result, all_boxes, root)
-        title = f"{result.model}   threshold {result.threshold:.3f}"
+        title = f"{result.model}   threshold {result.threshold:.4f}"
         if demo_set.has_truth:
             summary = payload["summary"]
             line = (f"accepted {summary['accepted']}/{summary['same']}, "
@@ -107,10 +101,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"\n{line}  ({verdict} the requirement: >= {REQUIRED_ACCEPTED}/{summary['same']} "
                   f"accepted and >= {REQUIRED_REJECTED}/{summary['different']} rejected)")
             title = f"seed {demo_set.seed}: {line}   ({title})"
-        args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "predictions.json").write_text(json.dumps(payload, indent=2) + "\n")
-        sheet = contact_sheet(demo_set, result, args.out / "contact_sheet.png", all_boxes, title=title)
-        print(f"wrote {args.out / 'predictions.json'} and {sheet}")
+        out = output_path(args, "demo")
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "predictions.json").write_text(json.dumps(payload, indent=2) + "\n")
+        sheet = contact_sheet(demo_set, result, out / "contact_sheet.png", all_boxes, title=title)
+        print(f"wrote {out / 'predictions.json'} and {sheet}")
         return 0
 
     return run_main(run)

@@ -21,6 +21,7 @@ import torch
 from finetune.train import run, variant_params
 from model.embedder import FaceEmbedder, load_backbone
 from training.evaluation import evaluate, plot_roc, write_json
+from training.outputs import reports_dir
 from training.params import load_params
 
 LABELS = {
@@ -59,15 +60,16 @@ def main() -> None:
                                                    "epochs": summary["run"]["epochs"]}
         curves[LABELS[variant]] = read_scores(out / "finetune_pairs.csv")
 
-    params = load_params("finetune", args.smoke)
+    params = load_params("finetune", args.smoke) | ablations.get("base", {})
     out = Path(ablations["out"]) / "simclr_only"
     backbone, meta = load_backbone(params["pretrained"])
-    rows["simclr_only"] = evaluate(FaceEmbedder(backbone), cache_dir, out_dir=out, name="finetune") | {
+    rows["simclr_only"] = evaluate(FaceEmbedder(backbone, flip=params["flip"]), cache_dir, out_dir=out, name="finetune",
+                                   far=params["target_far"]) | {
         "minutes": round(meta.get("seconds", 0) / 60, 1), "epochs": 0}
     curves[LABELS["simclr_only"]] = read_scores(out / "finetune_pairs.csv")
 
     rows = dict(sorted(rows.items(), key=lambda item: LABELS[item[0]]))  # table in (a)..(g) order
-    reports = Path(args.reports or ("runs/smoke/reports" if args.smoke else "reports"))  # smoke never overwrites committed reports
+    reports = reports_dir(args.smoke, args.reports)
     budget = ablations["budget"]
     write_json(reports / "ablation.json", {"budget": budget, "results": rows, "command": "make ablation"})
     plot_roc(curves, reports / "ablation_roc.png")

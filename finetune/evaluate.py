@@ -1,7 +1,9 @@
-"""`make evaluate`: the served model (weights/face_embedder.pt) on LFW View 1.
+"""`make evaluate`: the served model (weights/face_embedder.pt) on LFW View 1 and the
+held-out CelebA benchmark, at the threshold stored with the weights.
 
-Threshold fit on pairsDevTrain, figures on pairsDevTest. Writes reports/metrics.json,
-reports/roc.png, reports/pairs_predictions.csv and reports/predictions_10.json.
+Writes reports/metrics.json (with a threshold -> false-match / true-match table over every
+pair of peopleDevTest photos), reports/roc.png, reports/pairs_predictions.csv and
+reports/predictions_10.json.
 
     python -m finetune.evaluate [--weights W] [--cache-dir C] [--reports R]
 """
@@ -13,8 +15,12 @@ import json
 import random
 from pathlib import Path
 
+import numpy as np
+
 from model.embedder import FaceEmbedder, load_backbone
-from training.evaluation import evaluate, write_json
+from training.evaluation import DEFAULT_FAR, all_pairs, embed_files, evaluate, write_json
+from training.manifest import read_manifest
+from training.outputs import reports_dir
 from training.params import load_params
 
 
@@ -29,6 +35,19 @@ def ten_predictions(pairs_csv: Path, seed: int = 0) -> list[dict]:
              "truth": "same" if r["same"] == "1" else "different"} for r in chosen]
 
 
+def threshold_table(embedder: FaceEmbedder, cache_dir: Path, thresholds: list[float]) -> dict:
+    """False-match and true-match rates on every pair of LFW peopleDevTest photos (the test
+    people: millions of impostor pairs, so rates down to 1e-6 are measured, not extrapolated)."""
+    rows = [r for r in read_manifest(cache_dir / "manifest.csv") if r["split"] == "devtest"]
+    vectors = embed_files(embedder, cache_dir, [r["file"] for r in rows])
+    scores, same = all_pairs(np.stack([vectors[r["file"]] for r in rows]), [r["identity"] for r in rows])
+    impostor, genuine = np.sort(scores[~same]), np.sort(scores[same])
+    table = [{"threshold": round(t, 4),
+              "far": float(1 - np.searchsorted(impostor, t, side="left") / len(impostor)),
+              "tar": float(1 - np.searchsorted(genuine, t, side="left") / len(genuine))} for t in sorted(thresholds)]
+    return {"photos": len(rows), "impostor_pairs": len(impostor), "genuine_pairs": len(genuine), "rows": table}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--weights", default="weights/face_embedder.pt")
@@ -37,13 +56,16 @@ def main() -> None:
     parser.add_argument("--smoke", action="store_true")
     args = parser.parse_args()
     cache_dir = Path(args.cache_dir or load_params("data", args.smoke)["cache_dir"])
-    reports = Path(args.reports or ("runs/smoke/reports" if args.smoke else "reports"))  # smoke never overwrites committed reports
+    reports = reports_dir(args.smoke, args.reports)
     backbone, meta = load_backbone(args.weights)
-    metrics = evaluate(FaceEmbedder(backbone), cache_dir, out_dir=reports, name="test")
+    embedder = FaceEmbedder(backbone, flip=meta.get("flip", True))
+    metrics = evaluate(embedder, cache_dir, out_dir=reports, name="test", far=meta.get("threshold_far", DEFAULT_FAR))
     (reports / "test_roc.png").replace(reports / "roc.png")
     (reports / "test_pairs.csv").replace(reports / "pairs_predictions.csv")
+    grid = [round(0.2 + 0.05 * i, 2) for i in range(9)] + [metrics["threshold"], metrics["protocol_threshold"]]
     metrics.update(model=meta.get("version", "unknown"), serving_threshold=meta.get("threshold"),
-                   flip_fusion=True, command="make evaluate")
+                   flip_fusion=embedder.flip, threshold_table=threshold_table(embedder, cache_dir, grid),
+                   command="make evaluate")
     write_json(reports / "metrics.json", metrics)
     write_json(reports / "predictions_10.json", {"threshold": metrics["threshold"],
                                                  "pairs": ten_predictions(reports / "pairs_predictions.csv")})

@@ -1,11 +1,12 @@
 """`make finetune`: the backbone fine-tuned with ArcFace on LFW peopleDevTrain identities
-(+ CelebA identities when `classes: finetune+celeba`), starting from the SimCLR backbone.
+(+ CelebA identities when `classes: finetune+celeba`), starting from the SimCLR backbone
+(or `init`), with the guards of `training.transfer` when that start is already a face network.
 
     python -m finetune.train [--smoke] [--resume] [--variant NAME] [--set KEY=VALUE ...]
 
 A variant (params.yaml `ablations`) overrides init / head / budget for the ablation runs.
-Writes <out>/checkpoint.pt (resumable), <out>/backbone.pt (with the threshold fitted on
-pairsDevTrain in its meta), <out>/history.json and <out>/curves.png.
+Writes <out>/checkpoint.pt (resumable), <out>/backbone.pt (with the serving threshold in its
+meta: `training.evaluation.calibrate`), <out>/history.json and <out>/curves.png.
 """
 from __future__ import annotations
 
@@ -14,7 +15,6 @@ import json
 import shutil
 import time
 from collections import Counter
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +25,6 @@ from torchvision.transforms import v2
 from tqdm import tqdm
 
 from finetune.losses import build_head
-from model.backbone import BackboneConfig, FaceBackbone
 from model.embedder import FaceEmbedder, load_backbone, save_checkpoint
 from model.preprocess import crops_to_uint8, normalize
 from training.schedule import progress as schedule_progress, set_lr
@@ -33,7 +32,9 @@ from training.checkpoint import load_state, save_state, seed_everything
 from training.curves import plot_curves
 from training.evaluation import evaluate
 from training.manifest import load_crops, training_rows
+from training.outputs import reports_dir
 from training.params import load_params
+from training.transfer import WeightAnchor, frozen_prefix, set_train_mode, start_backbone
 
 
 class LabelledFaces(Dataset):
@@ -67,15 +68,15 @@ def identities(rows: list[dict], min_photos: int) -> tuple[list[dict], list[int]
     return rows, [label_of[r["identity"]] for r in rows], len(kept)
 
 
-def initial_backbone(params: dict) -> FaceBackbone:
-    """init: `random`, `pretrained` (the SimCLR output, params `pretrained`) or a path."""
-    if params["init"] == "random":
-        return FaceBackbone(BackboneConfig(embedding_dim=params["embedding_dim"], input_size=params["input_size"],
-                                           dropout=params["dropout"]))
-    pretrained, _ = load_backbone(params["pretrained"] if params["init"] == "pretrained" else params["init"])
-    backbone = FaceBackbone(replace(pretrained.config, dropout=params["dropout"]))  # dropout holds no weights
-    backbone.load_state_dict(pretrained.state_dict())
-    return backbone
+@torch.no_grad()
+def imprint(head: torch.nn.Module, embeddings: torch.Tensor, targets: torch.Tensor, seen: torch.Tensor) -> None:
+    """Weight imprinting: a class's ArcFace weight starts at the (normalised) mean embedding of
+    its first batch, so the head agrees with a pretrained network from the first step instead
+    of pushing random gradients into it."""
+    for label in targets.unique():
+        if not seen[label]:
+            head.weight[label] = torch.nn.functional.normalize(embeddings[targets == label].mean(0), dim=0)
+            seen[label] = True
 
 
 def train(params: dict, cache_dir: Path, out: Path, resume: bool) -> dict:
@@ -90,20 +91,25 @@ def train(params: dict, cache_dir: Path, out: Path, resume: bool) -> dict:
     if params.get("max_steps"):
         total_steps = min(total_steps, params["max_steps"])
 
-    backbone = initial_backbone(params)
+    backbone = start_backbone(params, params["pretrained"])
+    frozen = frozen_prefix(backbone, params["freeze_blocks"])
+    anchor = WeightAnchor(backbone, params["anchor"])
     head = build_head(params["head"], backbone.config.embedding_dim, classes, params["scale"], params["margin"])
-    model = torch.nn.ModuleDict({"backbone": backbone, "head": head})
-    optimizer = torch.optim.AdamW(model.parameters(), lr=params["lr"], weight_decay=params["weight_decay"])
+    model = torch.nn.ModuleDict({"backbone": backbone, "head": head}).to(memory_format=torch.channels_last)
+    optimizer = torch.optim.AdamW([  # layer-wise: the new head learns faster than the pretrained body
+        {"params": [p for p in backbone.parameters() if p.requires_grad], "scale": 1.0},
+        {"params": list(head.parameters()), "scale": params["head_lr_scale"]}],
+        lr=params["lr"], weight_decay=params["weight_decay"])
     margin_warmup = params["margin_warmup_epochs"] * steps_per_epoch
-    state = {"step": 0, "history": [], "evals": [], "seconds": 0.0}
+    state = {"step": 0, "history": [], "evals": [], "seconds": 0.0, "imprinted": torch.zeros(classes, dtype=torch.bool)}
     checkpoint = out / "checkpoint.pt"
     if resume and checkpoint.exists():
         state = load_state(checkpoint, model=model, optimizer=optimizer)
         print(f"resumed at step {state['step']}/{total_steps}")
 
     def save() -> None:
-        save_state(checkpoint, model=model, optimizer=optimizer, step=state["step"],
-                   history=state["history"], evals=state["evals"], seconds=state["seconds"])
+        save_state(checkpoint, model=model, optimizer=optimizer, step=state["step"], history=state["history"],
+                   evals=state["evals"], seconds=state["seconds"], imprinted=state["imprinted"])
 
     started, last_save = time.time() - state["seconds"], time.time()
     max_seconds = params["max_minutes"] * 60
@@ -116,13 +122,17 @@ def train(params: dict, cache_dir: Path, out: Path, resume: bool) -> dict:
         generator = torch.Generator().manual_seed(params["seed"] * 1000 + epoch)
         order = torch.randperm(len(dataset), generator=generator).tolist()[offset * batch : steps_per_epoch * batch]
         loader = DataLoader(dataset, batch_size=batch, sampler=order, num_workers=params["workers"], drop_last=True)
-        model.train()
+        set_train_mode(backbone, frozen, params["freeze_bn_stats"])
         for images, targets in loader:
             tick = time.time()
             lr = set_lr(optimizer, params["lr"], fraction())
             if hasattr(head, "margin"):  # margin warm-up: softmax first, then the full margin
                 head.margin = params["margin"] * min(1.0, state["step"] / max(1, margin_warmup))
-            loss, logits = head(backbone(images), targets)
+            embeddings = backbone(images.contiguous(memory_format=torch.channels_last))
+            if params["imprint"]:
+                imprint(head, embeddings, targets, state["imprinted"])
+            loss, logits = head(embeddings, targets)
+            loss = loss + anchor()
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -140,7 +150,7 @@ def train(params: dict, cache_dir: Path, out: Path, resume: bool) -> dict:
                 break
         finished_epoch = state["step"] % steps_per_epoch == 0
         if finished_epoch and params["eval_every"] and (state["step"] // steps_per_epoch) % params["eval_every"] == 0:
-            metrics = evaluate(FaceEmbedder(backbone.eval()), cache_dir)
+            metrics = evaluate(FaceEmbedder(backbone.eval(), flip=params["flip"]), cache_dir)
             state["evals"].append((state["step"] // steps_per_epoch, metrics["threshold_pairs_accuracy"]))
             tqdm.write(f"epoch {state['step'] // steps_per_epoch}: pairsDevTrain accuracy {metrics['threshold_pairs_accuracy']:.4f}")
     progress.close()
@@ -155,9 +165,10 @@ def run(params: dict, cache_dir: Path, out: Path, resume: bool = False) -> dict:
     """Train, evaluate (threshold from pairsDevTrain, figures on pairsDevTest), save."""
     result = train(params, cache_dir, out, resume)
     backbone, history, evals = result.pop("backbone"), result.pop("history"), result.pop("evals")
-    metrics = evaluate(FaceEmbedder(backbone), cache_dir, out_dir=out, name="finetune")
+    metrics = evaluate(FaceEmbedder(backbone, flip=params["flip"]), cache_dir, out_dir=out, name="finetune",
+                       far=params["target_far"])
     save_checkpoint(out / "backbone.pt", backbone, threshold=metrics["threshold"], stage=f"finetune-{params['head']}",
-                    init=str(params["init"]), metrics=metrics)
+                    init=str(params["init"]), flip=params["flip"], metrics=metrics)
     steps_per_epoch = result["steps"] / max(result["epochs"], 1e-9)  # evals are per epoch; the x axis is steps
     plot_curves(out / "curves.png", {
         "loss": [(s, l) for s, l, _ in history],
@@ -174,11 +185,12 @@ def export(out: Path, target: Path, summary: dict) -> None:
     """The fine-tuned backbone becomes the served model: weights, calibrated threshold and
     a version string in the checkpoint, its figures in reports/."""
     backbone, meta = load_backbone(out / "backbone.pt")
-    version = f"mnv3s-arcface-{time.strftime('%Y%m%d')}"
-    save_checkpoint(target, backbone, threshold=meta["threshold"], version=version,
-                    metrics=meta["metrics"], source=str(out / "backbone.pt"))
-    reports = Path("reports")
-    reports.mkdir(exist_ok=True)
+    stages = {"pretrained": "simclr-arcface", "sface": "arcface", "random": "arcface"}.get(summary["params"]["init"], "arcface")
+    arch = {"sface": "sface", "mobilenet_v3_small": "mnv3s"}[backbone.config.name]
+    version = f"{arch}-{stages}-{time.strftime('%Y%m%d')}"
+    save_checkpoint(target, backbone, threshold=meta["threshold"], version=version, flip=meta.get("flip", True),
+                    threshold_far=summary["params"]["target_far"], metrics=meta["metrics"], source=str(out / "backbone.pt"))
+    reports = reports_dir(smoke=False)
     shutil.copy(out / "curves.png", reports / "finetune_curves.png")
     (reports / "finetune.json").write_text(json.dumps(summary | {"command": "make finetune"}, indent=2) + "\n")
     print(f"exported {target} (version {version}, threshold {meta['threshold']:.4f})")
@@ -189,8 +201,10 @@ def variant_params(smoke: bool, variant: str | None) -> dict:
     overrides on top of it (so every variant differs only where it says)."""
     params = load_params("finetune", smoke)
     if variant:
-        ablations = load_params("ablations", smoke)
-        params.update(ablations["budget"])
+        section = "transfer_ablations" if variant in load_params("transfer_ablations")["variants"] else "ablations"
+        ablations = load_params(section, smoke)
+        params.update(ablations.get("base", {}))
+        params.update(ablations.get("budget", {}))
         params.update(ablations["variants"][variant])
         params["out"] = str(Path(ablations["out"]) / variant)
     return params

@@ -3,8 +3,9 @@
 One request = one handler call (batch size 1), but a list of requests is handled too, each
 with its own status. preprocess decodes every photo and detects/aligns its faces (model/),
 inference embeds every face of every request in ONE batched forward pass, postprocess scores
-and writes the JSON. Client errors become 4xx JSON {"error", "message"}; nothing a client
-sends can take the worker down. Contract and limits: handler/protocol.py, README "Serving".
+and writes the JSON. A test photo that cannot be used gets its own `error` in its result;
+other client errors become 4xx JSON {"error", "message"}; nothing a client sends can take
+the worker down. Contract and limits: handler/protocol.py, README "Serving".
 """
 from __future__ import annotations
 
@@ -17,11 +18,11 @@ import numpy as np
 import torch
 from ts.torch_handler.base_handler import BaseHandler
 
-from handler.protocol import Photo, RequestError, Settings, parse_embed, parse_verify
+from handler.protocol import PHOTO_ERRORS, Photo, RequestError, Settings, parse_embed, parse_verify
 from model.detection import FaceDetector, yunet_model_path
 from model.embedder import load_backbone
-from model.fast_embedder import fused_embedder
 from model.image_io import ImageError, decode_image
+from model.onnx_embedder import engine_embedder
 from model.pipeline import FacePipeline
 
 logger = logging.getLogger(__name__)
@@ -36,12 +37,14 @@ class FaceHandler(BaseHandler):
         self.name = self.manifest["model"]["modelName"]
         self.settings = Settings.load(getattr(context, "model_yaml_config", None), os.environ)
         self.mode = self.settings.mode_for(self.name)
-        torch.set_num_threads(self.settings.torch_threads)
+        torch.set_num_threads(self.settings.threads)
         backbone, meta = load_backbone(model_dir / self.manifest["model"]["serializedFile"])
         most_faces = (self.settings.max_tests + 1) * self.settings.max_faces
-        # BatchNorm folded into the convs once, here (same maths, fewer ops: `make bench`);
-        # flip fusion kept: the stored threshold was calibrated on flip-fused embeddings.
-        self.embedder = fused_embedder(backbone, flip=True, batch_size=most_faces)  # one forward
+        # The network exported once, here, to the engine `make bench` found fastest on this CPU
+        # (same embeddings within float rounding); all faces of a request in one run.
+        settings = self.settings
+        self.embedder = engine_embedder(backbone, settings.engine, settings.threads, settings.precision,
+                                        flip=settings.flip, batch_size=most_faces)
         onnx = sorted(model_dir.glob("*yunet*.onnx"))
         self.pipeline = FacePipeline(FaceDetector(model_path=onnx[0] if onnx else yunet_model_path()))
         self.threshold = float(meta.get("threshold", 0.5))
@@ -82,8 +85,20 @@ class FaceHandler(BaseHandler):
         reference = self._faces(parsed.reference, max_faces=1)
         if not reference["faces"]:
             raise RequestError("no_face_in_reference", "reference: no face found in the photo")
-        threshold = self.threshold if parsed.threshold is None else parsed.threshold
-        return {"threshold": threshold, "photos": [reference] + [self._faces(p) for p in parsed.tests]}
+        # The stored threshold is used (and echoed) at 4 decimals: what the caller reads is what decides.
+        threshold = round(self.threshold, 4) if parsed.threshold is None else parsed.threshold
+        return {"threshold": threshold, "photos": [reference] + [self._test_faces(p) for p in parsed.tests]}
+
+    def _test_faces(self, photo: Photo) -> dict:
+        """A test photo that cannot be used is answered in its own result; the others stand."""
+        try:
+            if photo.error is not None:
+                raise photo.error
+            return self._faces(photo)
+        except RequestError as error:
+            if error.code not in PHOTO_ERRORS:
+                raise
+            return {"name": photo.name, "faces": [], "error": error}
 
     def _faces(self, photo: Photo, max_faces: int | None = None) -> dict:
         try:
@@ -120,24 +135,16 @@ class FaceHandler(BaseHandler):
     def _verify_response(self, item: dict) -> dict:
         reference, *tests = item["photos"]
         anchor, threshold = reference["embeddings"][0], item["threshold"]
-        results = []
-        for photo in tests:
-            result = {"name": photo["name"], "match": False, "score": None, "box": None,
-                      "faces": len(photo["faces"])}
-            if photo["faces"]:
-                scores = photo["embeddings"] @ anchor
-                best = int(np.argmax(scores))
-                score = round(float(scores[best]), 6)
-                result.update(match=score >= threshold, score=score,
-                              box=_box(photo["faces"][best].face.box))
-            results.append(result)
+        results = [_test_result(photo, anchor, threshold) for photo in tests]
         face = reference["faces"][0].face
         return {"model": self.label, "threshold": threshold,
                 "reference": {"box": _box(face.box), "confidence": round(face.confidence, 4)},
                 "results": results}
 
     def _embed_response(self, photo: dict) -> dict:
-        return {"model": self.label, "faces": [
+        # The calibrated threshold rides along so a caller comparing embeddings itself (the
+        # client's gallery) decides exactly as face-verify does.
+        return {"model": self.label, "threshold": round(self.threshold, 4), "faces": [
             {"box": _box(found.face.box), "confidence": round(found.face.confidence, 4),
              "embedding": [round(float(v), 6) for v in embedding]}
             for found, embedding in zip(photo["faces"], photo["embeddings"])
@@ -155,5 +162,26 @@ class FaceHandler(BaseHandler):
         context.set_response_content_type(idx, "application/json")
 
 
+def _test_result(photo: dict, anchor: np.ndarray, threshold: float) -> dict:
+    """One test photo's verdict: the best-matching face (score, box) and every face found
+    ("detections", largest first: box, score, detector confidence); or its own error."""
+    if "error" in photo:
+        error = photo["error"]
+        return {"name": photo["name"], "match": None, "score": None, "box": None, "faces": None,
+                "detections": [], "error": {"code": error.code, "message": error.message}}
+    result = {"name": photo["name"], "match": False, "score": None, "box": None,
+              "faces": len(photo["faces"]), "detections": [], "error": None}
+    if photo["faces"]:
+        scores = [round(float(s), 6) for s in photo["embeddings"] @ anchor]
+        best = int(np.argmax(scores))
+        result.update(match=scores[best] >= threshold, score=scores[best],
+                      box=_box(photo["faces"][best].face.box))
+        result["detections"] = [
+            {"box": _box(found.face.box), "score": score, "confidence": round(found.face.confidence, 4)}
+            for found, score in zip(photo["faces"], scores)]
+    return result
+
+
 def _box(box) -> list[float]:
-    return [round(float(v), 1) for v in box]
+    # + 0.0 turns -0.0 (a box edge rounded from just left of the photo) into 0.0
+    return [round(float(v), 1) + 0.0 for v in box]

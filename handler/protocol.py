@@ -19,8 +19,11 @@ from dataclasses import dataclass, fields
 from http import HTTPStatus
 
 from model.image_io import DEFAULT_MAX_PIXELS
+from model.onnx_embedder import ENGINES, PRECISIONS
 
 # error code -> HTTP status. Image codes come from model.image_io.ImageError.code.
+# A test photo with one of PHOTO_ERRORS gets it in its own result (the request is answered
+# 200); in the reference or the embed photo it is the request's error.
 ERROR_STATUS = {
     "missing_reference": 400,
     "missing_image": 400,
@@ -38,6 +41,8 @@ ERROR_STATUS = {
     "internal_error": 500,
 }
 
+PHOTO_ERRORS = frozenset({"empty_file", "not_an_image", "truncated_image", "invalid_image", "image_too_large"})
+
 TEST_FIELD = re.compile(r"test_([1-9][0-9]{0,8})")
 RAW_KEYS = ("body", "data")
 _DATA_URL = re.compile(r"data:[\w/+.-]*;base64,", re.IGNORECASE)
@@ -50,7 +55,10 @@ class Settings:
     max_tests: int = 32  # test photos per verify request
     max_faces: int = 16  # faces embedded per photo (largest first)
     max_pixels: int = DEFAULT_MAX_PIXELS  # per photo, checked before decoding
-    torch_threads: int = 2
+    threads: int = 2  # inference threads per worker (the engine's and torch's)
+    engine: str = "openvino"  # openvino | onnxruntime | torch: what runs the embedding network
+    precision: str = "f32"  # f32 | bf16 (OpenVINO, where the CPU has bf16 instructions)
+    flip: bool = True  # horizontal-flip fusion: embed each face and its mirror image
     mode: str = ""  # verify | embed; empty: from the model name (face-embed -> embed)
 
     @classmethod
@@ -69,13 +77,21 @@ class Settings:
                     raise ValueError(f"handler setting {field.name}={value!r} is not an integer") from None
                 if value < 1:
                     raise ValueError(f"handler setting {field.name}={value} must be >= 1")
-            elif value not in ("", "verify", "embed"):
-                raise ValueError(f"handler setting mode={value!r}: expected verify or embed")
+            elif field.type == "bool":
+                if str(value).lower() not in ("true", "false", "1", "0"):
+                    raise ValueError(f"handler setting {field.name}={value!r}: expected true or false")
+                value = str(value).lower() in ("true", "1")
+            elif value not in _CHOICES[field.name]:
+                raise ValueError(f"handler setting {field.name}={value!r}: expected one of "
+                                 f"{', '.join(v for v in _CHOICES[field.name] if v)}")
             values[field.name] = value
         return cls(**values)
 
     def mode_for(self, model_name: str) -> str:
         return self.mode or ("embed" if "embed" in model_name else "verify")
+
+
+_CHOICES = {"engine": ENGINES, "precision": PRECISIONS, "mode": ("", "verify", "embed")}
 
 
 class RequestError(Exception):
@@ -102,6 +118,7 @@ class RequestError(Exception):
 class Photo:
     name: str  # the field it came in: reference, test_3, image
     data: bytes
+    error: RequestError | None = None  # a test field that cannot be a photo (sent as text)
 
 
 @dataclass(frozen=True)
@@ -165,7 +182,7 @@ def _verify_from_form(fields: dict, max_tests: int) -> VerifyRequest:
     _check_count(numbered, max_tests, lambda n: f"test_{n}")
     if fields.get("reference") is None:
         raise RequestError("missing_reference", "the form field 'reference' (one photo) is missing")
-    tests = [Photo(name, _form_bytes(fields[name], name)) for _, name in sorted(numbered)]
+    tests = [_test_photo(fields[name], name) for _, name in sorted(numbered)]
     return VerifyRequest(
         Photo("reference", _form_bytes(fields["reference"], "reference")),
         tests,
@@ -215,6 +232,9 @@ def parse_embed(request: dict) -> Photo:
     if kind == "raw" and payload.lstrip()[:1] == b"{":
         payload, kind = parse_json_bytes(payload), "json"
     if kind == "raw":
+        if not payload:  # an empty POST: no photo at all, not an empty one
+            raise RequestError("missing_image", "no photo: send it as the form field 'image', "
+                               "the raw body, or JSON {\"image\": base64}")
         return Photo("image", payload)
     unknown = sorted(set(payload) - {"image"})
     where = "JSON key" if kind == "json" else "form field"
@@ -225,6 +245,13 @@ def parse_embed(request: dict) -> Photo:
     if kind == "json":
         return Photo("image", decode_base64(payload["image"], "image"))
     return Photo("image", _form_bytes(payload["image"], "image"))
+
+
+def _test_photo(value: object, field: str) -> Photo:
+    try:
+        return Photo(field, _form_bytes(value, field))
+    except RequestError as error:
+        return Photo(field, b"", error)
 
 
 def _form_bytes(value: object, field: str) -> bytes:

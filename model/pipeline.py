@@ -23,7 +23,13 @@ class FacePipeline:
 
     def faces(self, image: np.ndarray, max_faces: int | None = None) -> list[DetectedFace]:
         """Every face in the photo (largest first), each aligned."""
-        found = self.detector.detect(image)[:max_faces]
+        return self.align(image, self.detect(image, max_faces))
+
+    def detect(self, image: np.ndarray, max_faces: int | None = None) -> list[Face]:
+        """The photo's faces, largest first, at most `max_faces`."""
+        return self.detector.detect(image)[:max_faces]
+
+    def align(self, image: np.ndarray, found: list[Face]) -> list[DetectedFace]:
         return [DetectedFace(face, align_face(image, face.landmarks, self.size)) for face in found]
 
     def labelled_face(self, image: np.ndarray, choose: str = "central") -> tuple[np.ndarray, Face | None]:

@@ -2,9 +2,10 @@
 
     python -m pretrain.train [--smoke] [--resume] [--cache-dir C]
 
-Writes <out>/checkpoint.pt (resumable, every few minutes), <out>/backbone.pt (the
-pretrained backbone), reports/pretrain_loss.png and reports/pretrain.json (SSL-only
-verification accuracy on pairsDevTest next to a randomly initialised backbone's).
+Starts from `init` (random, or the pretrained SFace network with the guards of
+`training.transfer`). Writes <out>/checkpoint.pt (resumable, every few minutes),
+<out>/backbone.pt (the pretrained backbone), reports/pretrain_loss.png and
+reports/pretrain.json (SSL-only verification accuracy on pairsDevTest, before and after).
 """
 from __future__ import annotations
 
@@ -21,7 +22,6 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
-from model.backbone import BackboneConfig, FaceBackbone
 from model.embedder import FaceEmbedder, save_checkpoint
 from pretrain.simclr import SimCLR, face_transform
 from training.schedule import progress as schedule_progress, set_lr
@@ -29,7 +29,9 @@ from training.checkpoint import load_state, save_state, seed_everything
 from training.curves import plot_curves
 from training.evaluation import evaluate, write_json
 from training.manifest import load_crops, training_rows
+from training.outputs import reports_dir
 from training.params import load_params
+from training.transfer import WeightAnchor, frozen_prefix, set_train_mode, start_backbone
 
 
 class TwoViews(Dataset):
@@ -52,11 +54,14 @@ def epoch_order(size: int, seed: int, epoch: int) -> list[int]:
     return torch.randperm(size, generator=generator).tolist()
 
 
-def build(params: dict) -> tuple[SimCLR, torch.optim.Optimizer]:
-    backbone = FaceBackbone(BackboneConfig(embedding_dim=params["embedding_dim"], input_size=params["input_size"]))
+def build(params: dict) -> tuple[SimCLR, torch.optim.Optimizer, list, WeightAnchor]:
+    backbone = start_backbone(params)
+    frozen = frozen_prefix(backbone, params.get("freeze_blocks", 0))
+    anchor = WeightAnchor(backbone, params.get("anchor", 0.0))
     model = SimCLR(backbone, params["projection_dim"])
-    optimizer = torch.optim.AdamW(model.parameters(), lr=params["lr"], weight_decay=params["weight_decay"])
-    return model, optimizer
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trainable, lr=params["lr"], weight_decay=params["weight_decay"])
+    return model, optimizer, frozen, anchor
 
 
 def train(params: dict, cache_dir: Path, resume: bool) -> dict:
@@ -72,7 +77,8 @@ def train(params: dict, cache_dir: Path, resume: bool) -> dict:
     if params.get("max_steps"):
         total_steps = min(total_steps, params["max_steps"])
 
-    model, optimizer = build(params)
+    model, optimizer, frozen, anchor = build(params)
+    model.to(memory_format=torch.channels_last)  # about twice as fast on CPU
     criterion = NTXentLoss(temperature=params["temperature"])
     state = {"step": 0, "history": [], "seconds": 0.0}
     checkpoint = out / "checkpoint.pt"
@@ -84,7 +90,8 @@ def train(params: dict, cache_dir: Path, resume: bool) -> dict:
         save_state(checkpoint, model=model, optimizer=optimizer, step=state["step"],
                    history=state["history"], seconds=state["seconds"])
 
-    model.train()
+    set_train_mode(model.backbone, frozen, params.get("freeze_bn_stats", False))
+    model.projection_head.train()
     started, last_save = time.time() - state["seconds"], time.time()
     max_seconds = params["max_minutes"] * 60
 
@@ -99,15 +106,18 @@ def train(params: dict, cache_dir: Path, resume: bool) -> dict:
         for view_a, view_b in loader:
             tick = time.time()
             lr = set_lr(optimizer, params["lr"], fraction())
-            loss = criterion(model(view_a), model(view_b))
+            view_a, view_b = (v.contiguous(memory_format=torch.channels_last) for v in (view_a, view_b))
+            contrastive = criterion(model(view_a), model(view_b))
+            loss = contrastive + anchor()
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             state["step"] += 1
             state["seconds"] = time.time() - started
             rate = 2 * batch / max(1e-6, time.time() - tick)
-            state["history"].append((state["step"], loss.item(), lr))
-            progress.set_postfix(epoch=epoch, loss=f"{loss.item():.3f}", img_s=f"{rate:.0f}")
+            state["history"].append((state["step"], contrastive.item(), lr))
+            progress.set_postfix(epoch=epoch, loss=f"{contrastive.item():.3f}", anchor=f"{loss.item() - contrastive.item():.4f}",
+                                 img_s=f"{rate:.0f}")
             progress.update()
             if time.time() - last_save > params["checkpoint_minutes"] * 60:
                 save()
@@ -116,8 +126,8 @@ def train(params: dict, cache_dir: Path, resume: bool) -> dict:
                 break
     progress.close()
     save()
-    save_checkpoint(out / "backbone.pt", model.backbone, stage="simclr", steps=state["step"],
-                    seconds=round(state["seconds"]))
+    save_checkpoint(out / "backbone.pt", model.backbone.eval(), stage="simclr", init=str(params["init"]),
+                    steps=state["step"], seconds=round(state["seconds"]))
     return {"steps": state["step"], "epochs": round(state["step"] / steps_per_epoch, 2),
             "photos": len(dataset), "seconds": round(state["seconds"]),
             "images_per_second": round(2 * batch * state["step"] / max(1.0, state["seconds"]), 1),
@@ -137,15 +147,17 @@ def main() -> None:
     result = train(params, cache_dir, args.resume)
     model, history = result.pop("model"), result.pop("history")
 
-    reports = Path(args.reports or ("runs/smoke/reports" if args.smoke else "reports"))  # smoke never overwrites committed reports
+    reports = reports_dir(args.smoke, args.reports)
     plot_curves(reports / "pretrain_loss.png", {"NT-Xent loss": [(s, l) for s, l, _ in history],
                                                  "learning rate": [(s, lr) for s, _, lr in history]},
                 title=f"SimCLR pretraining ({result['photos']} faces, {result['epochs']} epochs)")
     seed_everything(params["seed"])
-    random_backbone = FaceBackbone(model.backbone.config)
-    metrics = {
-        "simclr": evaluate(FaceEmbedder(model.backbone.eval()), cache_dir),
-        "random_init": evaluate(FaceEmbedder(random_backbone.eval()), cache_dir),
+    before = start_backbone(params).eval()  # the same start, rebuilt: random init (seeded) or SFace
+    flip = params.get("flip", True)
+    metrics = {  # LFW only: the held-out benchmark is for fine-tuned models (finetune.transfer_ablation)
+        "simclr": evaluate(FaceEmbedder(model.backbone.eval(), flip=flip), cache_dir, heldout=False),
+        "before" if params["init"] != "random" else "random_init":
+            evaluate(FaceEmbedder(before, flip=flip), cache_dir, heldout=False),
     }
     summary = {"params": {k: v for k, v in params.items()}, "run": result, "pairsDevTest": metrics,
                "command": "make pretrain" + (" ARGS=--smoke" if args.smoke else "")}

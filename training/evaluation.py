@@ -1,5 +1,9 @@
-"""One verification evaluation for every stage: LFW View 1 pairs, threshold fit on
-pairsDevTrain, accuracy / ROC AUC / TAR@FAR=1% / EER on pairsDevTest (scikit-learn)."""
+"""One verification evaluation for every stage (scikit-learn metrics):
+- LFW View 1: accuracy / ROC AUC / TAR at FAR 1% and 0.1% / EER on pairsDevTest, with the
+  serving threshold (fitted for a false-match rate on held-out people) and with the protocol
+  threshold (fitted on pairsDevTrain);
+- the held-out CelebA benchmark (`training.heldout`): pairs, and the seed's 1 + 15 trials,
+  plain and composited among other people."""
 from __future__ import annotations
 
 import csv
@@ -10,7 +14,11 @@ import numpy as np
 from sklearn.metrics import roc_auc_score, roc_curve
 
 from model.embedder import FaceEmbedder
-from training.manifest import load_crops, read_pairs
+from training.heldout import TRIALS_FILE, load_heldout
+from training.manifest import load_crops, read_manifest, read_pairs
+
+DEFAULT_FAR = 0.001
+CALIBRATION_SPLITS = ("calibration", "celeba_calibration")  # people never trained on, not the test people
 
 
 def best_threshold(scores: np.ndarray, same: np.ndarray) -> float:
@@ -29,6 +37,7 @@ def verification_metrics(scores: np.ndarray, same: np.ndarray, threshold: float)
         "accuracy": float(np.mean((scores >= threshold) == same)),
         "roc_auc": float(roc_auc_score(same, scores)),
         "tar_at_far_1pct": float(np.interp(0.01, fpr, tpr)),
+        "tar_at_far_0.1pct": float(np.interp(0.001, fpr, tpr)),
         "eer": float((fpr[eer_index] + 1 - tpr[eer_index]) / 2),
         "threshold": float(threshold),
         "pairs": int(len(same)),
@@ -45,36 +54,101 @@ def pair_scores(embedder: FaceEmbedder, cache_dir: str | Path, pairs: list[tuple
     return np.sum(a * b, axis=1)
 
 
+def embed_files(embedder: FaceEmbedder, cache_dir: str | Path, files: list[str]) -> dict[str, np.ndarray]:
+    files = sorted(set(files))
+    return dict(zip(files, embedder.embed(load_crops(cache_dir, files, progress=False))))
+
+
+def all_pairs(embeddings: np.ndarray, identities: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Scores and same-person flags of every pair of distinct photos."""
+    upper = np.triu_indices(len(identities), k=1)
+    names = np.asarray(identities)
+    return (embeddings @ embeddings.T)[upper], names[upper[0]] == names[upper[1]]
+
+
+def far_threshold(impostor_scores: np.ndarray, far: float) -> float:
+    """The lowest threshold at which at most `far` of the impostor pairs score >= it."""
+    ranked = np.sort(impostor_scores)[::-1]
+    allowed = int(np.floor(far * len(ranked)))  # this many impostors may be accepted
+    return float(np.nextafter(ranked[allowed], np.inf)) if allowed < len(ranked) else float(ranked[-1])
+
+
+def calibrate(embedder: FaceEmbedder, cache_dir: str | Path, far: float = DEFAULT_FAR) -> dict:
+    """The serving threshold: for a false-match rate of `far` on every impostor pair among the
+    calibration people (held out of all training, disjoint from the test people)."""
+    rows = [r for r in read_manifest(Path(cache_dir) / "manifest.csv") if r["split"] in CALIBRATION_SPLITS]
+    vectors = embed_files(embedder, cache_dir, [r["file"] for r in rows])
+    scores, same = all_pairs(np.stack([vectors[r["file"]] for r in rows]), [r["identity"] for r in rows])
+    threshold = far_threshold(scores[~same], far)
+    return {"threshold": threshold, "far": far, "people": len({r["identity"] for r in rows}), "photos": len(rows),
+            "impostor_pairs": int((~same).sum()), "genuine_pairs": int(same.sum()),
+            "tar": float(np.mean(scores[same] >= threshold)) if same.any() else None}
+
+
+def heldout_metrics(embedder: FaceEmbedder, cache_dir: str | Path, threshold: float) -> dict:
+    """The held-out CelebA people: every pair, and the seed's 1 + 15 trials (pass: >= 3/5 of
+    the person accepted and >= 6/10 others rejected; perfect: 15/15), plain and with each test
+    photo composited among 1-2 other people (the best-scoring face of the photo counts)."""
+    rows = [r for r in read_manifest(Path(cache_dir) / "manifest.csv") if r["split"] == "celeba_test"]
+    vectors = embed_files(embedder, cache_dir, [r["file"] for r in rows])
+    scores, same = all_pairs(np.stack([vectors[r["file"]] for r in rows]), [r["identity"] for r in rows])
+    result = {"people": len({r["identity"] for r in rows}), "photos": len(rows),
+              "pairs": verification_metrics(scores, same, threshold)}
+    if not (Path(cache_dir) / TRIALS_FILE).exists():
+        return result
+    trials, crops, owners = load_heldout(cache_dir)
+    composite_vectors = embedder.embed(crops) if len(crops) else np.empty((0, 1))
+    for kind in ("plain", "composited"):
+        passed = perfect = right = total = 0
+        for t, trial in enumerate(trials):
+            reference = vectors[trial["reference"]]
+            verdicts = []
+            for j, test in enumerate(trial["tests"]):
+                if kind == "plain":
+                    score = float(reference @ vectors[test["file"]])
+                else:
+                    mine = composite_vectors[(owners[:, 0] == t) & (owners[:, 1] == j)]
+                    score = float((mine @ reference).max()) if len(mine) else -1.0
+                verdicts.append((score >= threshold) == test["same"])
+            accepted = sum(v for v, test in zip(verdicts, trial["tests"]) if test["same"])
+            rejected = sum(v for v, test in zip(verdicts, trial["tests"]) if not test["same"])
+            passed += accepted >= 3 and rejected >= 6
+            perfect += all(verdicts)
+            right, total = right + sum(verdicts), total + len(verdicts)
+        result[f"trials_{kind}"] = {"trials": len(trials), "passed": passed, "perfect": perfect,
+                                    "pass_rate": passed / max(1, len(trials)), "perfect_rate": perfect / max(1, len(trials)),
+                                    "verdict_accuracy": right / max(1, total)}
+    return result
+
+
 def evaluate(embedder: FaceEmbedder, cache_dir: str | Path, out_dir: str | Path | None = None,
-             name: str = "model") -> dict:
+             name: str = "model", far: float = DEFAULT_FAR, heldout: bool = True) -> dict:
     """Scores on the test pairs (pairsDevTest) with two thresholds:
-    - `threshold`: fitted on the calibration pairs (people held out of fine-tuning, so as new
-      to the model as the test people); this is the serving threshold and `accuracy`;
-    - `protocol_threshold`: fitted on pairsDevTrain as LFW View 1 prescribes; its people are the
-      fine-tuning identities, so it is biased towards faces the model has learned.
-    With out_dir, also write `<name>_roc.png` and `<name>_pairs.csv` (per-pair predictions)."""
+    - `threshold`: the serving threshold, for a false-match rate `far` on the calibration people
+      (`calibrate`: as new to the model as the test people); its figures are `accuracy` etc.;
+    - `protocol_threshold`: fitted on pairsDevTrain for the best accuracy, as LFW View 1
+      prescribes; its people are the fine-tuning identities.
+    With `heldout`, the held-out CelebA benchmark at the serving threshold too. With out_dir,
+    also write `<name>_roc.png` and `<name>_pairs.csv` (per-pair predictions)."""
     test_pairs = read_pairs(cache_dir, "test")
     same = np.array([p[2] for p in test_pairs], dtype=bool)
     test_scores = pair_scores(embedder, cache_dir, test_pairs)
-    fitted = {}
-    for kind in ("calibration", "threshold"):
-        if (Path(cache_dir) / f"pairs_{kind}.csv").exists():
-            pairs = read_pairs(cache_dir, kind)
-            labels = np.array([p[2] for p in pairs], dtype=bool)
-            scores = pair_scores(embedder, cache_dir, pairs)
-            threshold = best_threshold(scores, labels)
-            fitted[kind] = (threshold, float(np.mean((scores >= threshold) == labels)))
-    threshold_kind = "calibration" if "calibration" in fitted else "threshold"
-    threshold = fitted[threshold_kind][0]
+    protocol_pairs = read_pairs(cache_dir, "threshold")
+    protocol_same = np.array([p[2] for p in protocol_pairs], dtype=bool)
+    protocol_scores = pair_scores(embedder, cache_dir, protocol_pairs)
+    protocol = best_threshold(protocol_scores, protocol_same)
+    calibration = calibrate(embedder, cache_dir, far)
+    threshold = calibration.pop("threshold")
     metrics = verification_metrics(test_scores, same, threshold)
-    metrics["threshold_source"] = {"calibration": "held-out peopleDevTrain people",
-                                   "threshold": "pairsDevTrain"}[threshold_kind]
-    metrics["protocol_threshold"] = fitted["threshold"][0]
-    metrics["accuracy_protocol_threshold"] = float(np.mean((test_scores >= fitted["threshold"][0]) == same))
-    metrics["threshold_pairs_accuracy"] = fitted["threshold"][1]
-    if "calibration" in fitted:
-        metrics["calibration_pairs_accuracy"] = fitted["calibration"][1]
+    metrics["threshold_source"] = (f"false-match rate {far:g} on {calibration['impostor_pairs']} impostor pairs of "
+                                   f"{calibration['people']} held-out people (LFW calibration + CelebA calibration)")
+    metrics["calibration"] = calibration
+    metrics["protocol_threshold"] = protocol
+    metrics["accuracy_protocol_threshold"] = float(np.mean((test_scores >= protocol) == same))
+    metrics["threshold_pairs_accuracy"] = float(np.mean((protocol_scores >= protocol) == protocol_same))
     metrics["best_possible_accuracy"] = float(np.mean((test_scores >= best_threshold(test_scores, same)) == same))
+    if heldout:
+        metrics["heldout_celeba"] = heldout_metrics(embedder, cache_dir, threshold)
     if out_dir is not None:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)

@@ -86,8 +86,23 @@ def hold_out_calibration(jobs: list[Job], fraction: float, max_photos: int, seed
     return same + different
 
 
-def plan_jobs(data_dir: Path, subset_pairs: int | None = None, calibration: dict | None = None
-              ) -> tuple[list[Job], dict[str, list]]:
+def hold_out_celeba(jobs: list[Job], test_fraction: float, calibration_fraction: float, seed: int) -> None:
+    """Move seeded shares of the CelebA identities out of every training split: `celeba_test`
+    (the held-out benchmark) and `celeba_calibration` (with the LFW calibration people, what
+    the serving threshold is fitted on). Neither is ever pretrained or fine-tuned on."""
+    identities = sorted({job.identity for job in jobs if job.split == "celeba"})
+    rng = random.Random(seed)
+    rng.shuffle(identities)
+    n_test, n_calibration = round(test_fraction * len(identities)), round(calibration_fraction * len(identities))
+    split_of = {name: "celeba_test" for name in identities[:n_test]}
+    split_of |= {name: "celeba_calibration" for name in identities[n_test : n_test + n_calibration]}
+    for job in jobs:
+        if job.split == "celeba" and job.identity in split_of:
+            job.split = split_of[job.identity]
+
+
+def plan_jobs(data_dir: Path, subset_pairs: int | None = None, calibration: dict | None = None,
+              celeba_holdout: dict | None = None) -> tuple[list[Job], dict[str, list]]:
     lfw = data_dir / "lfw"
     train_people, test_people = _people(lfw / "peopleDevTrain.txt"), _people(lfw / "peopleDevTest.txt")
     overlap = set(train_people) & set(test_people)
@@ -114,6 +129,8 @@ def plan_jobs(data_dir: Path, subset_pairs: int | None = None, calibration: dict
                  f"faces/celeba/{file}") for file, identity in celeba]
     if calibration:
         pairs["calibration"] = hold_out_calibration(jobs, **calibration)
+    if celeba_holdout:
+        hold_out_celeba(jobs, **celeba_holdout)
     return jobs, pairs
 
 
@@ -144,9 +161,9 @@ def _process(args: tuple[Job, str, str, int]) -> dict:
 
 
 def build(data_dir: Path, cache_dir: Path, subset_pairs: int | None, workers: int, quality: int,
-          calibration: dict | None = None) -> dict:
+          calibration: dict | None = None, celeba_holdout: dict | None = None) -> dict:
     started = time.time()
-    jobs, pairs = plan_jobs(data_dir, subset_pairs, calibration)
+    jobs, pairs = plan_jobs(data_dir, subset_pairs, calibration, celeba_holdout)
     manifest_path = cache_dir / "manifest.csv"
     done = {row["file"]: row for row in read_manifest(manifest_path)} if manifest_path.exists() else {}
     todo = [job for job in jobs if job.file not in done or not (cache_dir / job.file).exists()]
@@ -202,8 +219,14 @@ def main() -> None:
     data_dir = Path(args.data_dir or params["data_dir"])
     if not (data_dir / "lfw" / "peopleDevTrain.txt").exists():
         raise SystemExit(f"no LFW protocol files under {data_dir}/lfw (set DATA_DIR)")
-    report = build(data_dir, Path(args.cache_dir or params["cache_dir"]), params.get("subset_pairs"),
-                   params["workers"], params["jpeg_quality"], params["calibration"])
+    cache_dir = Path(args.cache_dir or params["cache_dir"])
+    report = build(data_dir, cache_dir, params.get("subset_pairs"), params["workers"], params["jpeg_quality"],
+                   params["calibration"], params["celeba_holdout"])
+    if not params.get("subset_pairs"):  # the smoke cache has too few held-out people for trials
+        from training.heldout_build import build_heldout
+
+        report["heldout"] = build_heldout(data_dir, cache_dir, params["celeba_holdout"]["seed"])
+        (cache_dir / "data_report.json").write_text(json.dumps(report, indent=2))
     print(json.dumps({k: v for k, v in report.items() if k != "unreadable"} | {"unreadable": len(report["unreadable"])}, indent=2))
 
 

@@ -2,8 +2,10 @@
 
 Splits: `devtrain` (LFW peopleDevTrain), `calibration` (a seeded 15% of the peopleDevTrain
 people, held out of fine-tuning to fit the serving threshold on unseen faces), `devtest`
-(LFW peopleDevTest: evaluation only, never trained on), `celeba`. Pretraining (label-free)
-uses devtrain + calibration + celeba, fine-tuning devtrain (+ celeba identities when asked).
+(LFW peopleDevTest: evaluation only, never trained on), `celeba`, and two seeded shares of the
+CelebA identities held out of everything: `celeba_calibration` (threshold fitting, with the LFW
+calibration people) and `celeba_test` (the held-out benchmark). Pretraining (label-free) uses
+devtrain + celeba (never the threshold's calibration people), fine-tuning devtrain (+ celeba identities when asked).
 """
 from __future__ import annotations
 
@@ -16,8 +18,9 @@ from tqdm import tqdm
 
 MANIFEST_FIELDS = ["file", "source", "identity", "split", "original", "detected", "confidence"]
 PAIR_FIELDS = ["file_a", "file_b", "same"]
-TRAINING_SPLITS = {"pretrain": ("devtrain", "calibration", "celeba"), "finetune": ("devtrain",),
+TRAINING_SPLITS = {"pretrain": ("devtrain", "celeba"), "finetune": ("devtrain",),
                    "finetune+celeba": ("devtrain", "celeba")}
+HELD_OUT_SPLITS = ("devtest", "celeba_test", "celeba_calibration")  # never trained on, not even label-free
 
 
 def read_manifest(path: str | Path) -> list[dict]:
@@ -28,8 +31,8 @@ def read_manifest(path: str | Path) -> list[dict]:
 def training_rows(cache_dir: str | Path, use: str) -> list[dict]:
     """Rows a training stage may see. Raises if a devtest person would leak in."""
     rows = [r for r in read_manifest(Path(cache_dir) / "manifest.csv") if r["split"] in TRAINING_SPLITS[use]]
-    if any(r["split"] == "devtest" for r in rows):
-        raise AssertionError("a peopleDevTest photo reached a training split")
+    if any(r["split"] in HELD_OUT_SPLITS for r in rows):
+        raise AssertionError("a held-out photo (peopleDevTest or held-out CelebA) reached a training split")
     return rows
 
 

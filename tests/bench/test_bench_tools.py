@@ -56,7 +56,7 @@ def test_bench_in_process_smoke(tmp_path, committed_model_dir):
     from bench.serving import main
 
     out = tmp_path / "bench.json"
-    assert main(["--no-server", "--no-accuracy", "--no-levers", "--repeats", "1", "--out", str(out),
+    assert main(["--no-server", "--no-accuracy", "--no-levers", "--no-opencv", "--repeats", "1", "--out", str(out),
                  "--weights", str(committed_model_dir / "face_embedder.pt")]) == 0
     report = json.loads(out.read_text())
     assert set(report["in_process"]["stages_s"]) == {"decode", "detect", "align", "embed"}
@@ -77,3 +77,15 @@ def test_loadtest_smoke_against_the_test_server(torchserve_server, tmp_path):
     (phase,) = json.loads(out.read_text())["load"]["phases"]
     assert phase["sent"] >= 1 and phase["ok"] + phase["errors"] + phase["lost"] == phase["sent"]
     assert phase["errors"] == 0 and phase["lost"] == 0
+
+
+def test_opencv_yardstick_runs_the_same_photos():
+    from bench.serving import BENCH_PYTHON, opencv_reference
+
+    if not BENCH_PYTHON.is_file():
+        pytest.skip(f"{BENCH_PYTHON} is missing: `make bench-env` installs OpenCV 4 for the yardstick")
+    result = opencv_reference(skimage_set(), repeats=1)
+    assert result["opencv"].startswith("4.") and result["latency_s"]["n"] == 1
+    assert len(result["scores"]) == 15 and result["faces_matched"] >= 5  # the astronaut and the camera man
+    scores = [s for s in result["scores"] if s is not None]
+    assert max(scores) > 0.6 > min(scores)  # her own photos match, other people do not

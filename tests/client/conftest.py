@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 
-import client.client as client_module
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # stub_http, whatever the import mode
 from stub_http import StubServer  # noqa: E402
@@ -21,9 +20,8 @@ def _no_token_env(monkeypatch):
 
 @pytest.fixture
 def isolated_cwd(tmp_path, monkeypatch):
-    """No key_file.json anywhere the client looks by default (a running server's is ignored)."""
+    """No key_file.json (nor threshold file) where the client looks by default."""
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(client_module, "REPO_ROOT", tmp_path)
     return tmp_path
 
 

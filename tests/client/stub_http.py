@@ -100,16 +100,25 @@ def closed_port_url() -> str:
 
 
 def sample_verification(n: int = 2) -> dict:
-    """A serving answer as the contract describes it: test_1 matches, the rest have no face."""
-    results = [{"name": "test_1", "match": True, "score": 0.81, "box": [10.0, 20.0, 80.0, 96.0], "faces": 2}]
-    results += [{"name": f"test_{i}", "match": False, "score": None, "box": None, "faces": 0}
-                for i in range(2, n + 1)]
+    """A serving answer as the contract describes it: test_1 matches (2 faces), the rest have no face."""
+    detections = [{"box": [10.0, 20.0, 80.0, 96.0], "score": 0.81, "confidence": 0.98},
+                  {"box": [-0.0, 5.0, 30.0, 36.0], "score": 0.12, "confidence": 0.7}]
+    results = [{"name": "test_1", "match": True, "score": 0.81, "box": [10.0, 20.0, 80.0, 96.0], "faces": 2,
+                "detections": detections, "error": None}]
+    results += [{"name": f"test_{i}", "match": False, "score": None, "box": None, "faces": 0,
+                 "detections": [], "error": None} for i in range(2, n + 1)]
     return {"model": "face-verify 1.0", "threshold": 0.4,
             "reference": {"box": [30.0, 40.0, 100.0, 120.0], "confidence": 0.97}, "results": results[:n]}
 
 
+def photo_error(name: str, code: str = "not_an_image", message: str = "not in a known format") -> dict:
+    """A test photo the server could not use, as the contract answers it."""
+    return {"name": name, "match": None, "score": None, "box": None, "faces": None, "detections": [],
+            "error": {"code": code, "message": f"{name}: {message}"}}
+
+
 def sample_embedding() -> dict:
-    return {"model": "face-embed 1.0", "faces": [
+    return {"model": "face-embed 1.0", "threshold": 0.3, "faces": [
         {"box": [1.0, 2.0, 30.0, 40.0], "confidence": 0.99, "embedding": [0.6, 0.8]},
         {"box": [50.0, 60.0, 20.0, 25.0], "confidence": 0.71, "embedding": [1.0, 0.0]},
     ]}

@@ -81,11 +81,23 @@ def test_embed_finds_the_face(client, astronaut, chelsea):
     assert client.embed(chelsea).faces == []
 
 
-def test_bad_photo_is_bad_input_with_the_servers_message(client, astronaut):
+def test_a_bad_test_photo_is_its_own_error_naming_the_file(client, astronaut, tmp_path):
+    notes = tmp_path / "notes.jpg"
+    notes.write_text("this is not a photo at all")
+    result = client.verify(astronaut, [astronaut, notes])
+    good, bad = result.results
+    assert good.match and good.error is None
+    assert bad.error.code == "not_an_image" and bad.error.message.startswith(f"{notes}: ")
+    assert bad.match is None and result.errors == [bad]
+
+
+def test_a_bad_reference_is_bad_input_naming_the_file(client, astronaut, tmp_path):
+    notes = tmp_path / "notes.jpg"
+    notes.write_text("this is not a photo at all")
     with pytest.raises(BadInputError) as info:
-        client.verify(astronaut, [b"this is not a photo at all"])
+        client.verify(notes, [astronaut])
     assert info.value.code == "not_an_image" and 400 <= info.value.status < 500
-    assert "test_1" in info.value.message
+    assert str(notes) in info.value.message
 
 
 def test_reference_without_a_face(client, astronaut, chelsea):
@@ -94,11 +106,19 @@ def test_reference_without_a_face(client, astronaut, chelsea):
     assert info.value.code == "no_face_in_reference"
 
 
-def test_too_many_photos(client, astronaut):
-    tiny = Image.fromarray(astronaut).resize((64, 64))
-    with pytest.raises(BadInputError) as info:
-        client.verify(tiny, [tiny] * 33)
-    assert info.value.code == "too_many_photos"
+def test_more_photos_than_a_request_takes_are_split_and_merged_in_order(server, astronaut, chelsea):
+    """40 photos with a client that assumes the server takes 40 per request: the server's
+    too_many_photos answer states its limit (32) and the client follows it."""
+    tests = [astronaut if i % 5 == 0 else chelsea for i in range(40)]
+    seen = []
+    with FaceClient(server.base_url, token=server.token, timeout=120) as default:
+        result = default.verify(astronaut, tests, progress=lambda done, total: seen.append((done, total)))
+    assert seen == [(32, 40), (40, 40)]
+    assert [r.name for r in result.results] == [f"test_{i}" for i in range(1, 41)]
+    assert [r.match for r in result.results] == [i % 5 == 0 for i in range(40)]
+    with FaceClient(server.base_url, token=server.token, timeout=120, max_tests_per_request=40) as greedy:
+        assert greedy.verify(astronaut, tests) == result
+        assert greedy.max_tests_per_request == 32
 
 
 @pytest.mark.parametrize("token", ["", "wrong-token"], ids=["no-token", "wrong-token"])

@@ -5,6 +5,7 @@ import email.parser
 import email.policy
 import io
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -66,13 +67,23 @@ def test_key_file_argument_then_env_then_cwd(monkeypatch, isolated_cwd):
     assert FaceClient(key_file=explicit)._headers()["Authorization"] == "Bearer explicit-key"
 
 
-def test_repository_key_file_is_the_last_fallback(isolated_cwd, monkeypatch, tmp_path_factory):
-    import client.client as client_module
+def test_key_file_is_never_found_through_the_package_location(isolated_cwd, tmp_path_factory):
+    """Only explicit places: the argument, $FACE_VERIFY_KEY_FILE, the working directory.
+    Key files beside the package and its parent folder are not read."""
+    import shutil
+    import subprocess
+    import sys
 
-    repo = tmp_path_factory.mktemp("repo")
-    key_file(repo / "key_file.json", "repo-key")
-    monkeypatch.setattr(client_module, "REPO_ROOT", repo)
-    assert FaceClient()._headers()["Authorization"] == "Bearer repo-key"
+    import client
+
+    site = tmp_path_factory.mktemp("site")
+    shutil.copytree(Path(client.__file__).parent, site / "client", ignore=shutil.ignore_patterns("__pycache__"))
+    key_file(site / "key_file.json", "beside-key")
+    key_file(site / "client" / "key_file.json", "inside-key")
+    source = subprocess.run([sys.executable, "-c", "import client; print(client.FaceClient().token_source)"],
+                            cwd=isolated_cwd, env={"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin"},
+                            capture_output=True, text=True, check=True).stdout.strip()
+    assert source == "none"
 
 
 def test_no_token_anywhere_sends_no_header(isolated_cwd):

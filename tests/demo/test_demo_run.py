@@ -43,7 +43,9 @@ class FakeClient:
             else:
                 same = Path(path).parent == Path(reference).parent
                 results.append({"name": f"test_{i}", "match": same, "score": 0.8 if same else 0.1,
-                                "box": [10, 10, 40, 50], "faces": 1})
+                                "box": [10, 10, 40, 50], "faces": 2, "detections": [
+                                    {"box": [10, 10, 40, 50], "score": 0.8 if same else 0.1, "confidence": 0.9},
+                                    {"box": [70, 5, 20, 25], "score": 0.05, "confidence": 0.7}]})
         return VerificationResult.model_validate({
             "model": "fake 0", "threshold": 0.4 if threshold is None else threshold,
             "reference": {"box": [5, 5, 60, 70], "confidence": 0.9}, "results": results})
@@ -82,7 +84,7 @@ def test_lfw_demo_writes_predictions_and_sheet(fake, data_dir, tmp_path, capsys)
     assert payload["reference"]["file"].startswith("lfw/lfw-deepfunneled/")
     sheet = Image.open(tmp_path / "contact_sheet.png")
     assert sheet.size[0] > 800 and sheet.size[1] > 800
-    assert fake.calls.count(("embed", 1)) == 15
+    assert fake.calls.count(("embed", 1)) == 0  # every face comes with the verify answer
 
 
 def test_own_photos_without_truth(fake, tmp_path, capsys):
@@ -99,22 +101,27 @@ def test_own_photos_without_truth(fake, tmp_path, capsys):
     assert "accepted" not in out and "nobody.png" in out
     payload = json.loads((out_dir / "predictions.json").read_text())
     assert "summary" not in payload and payload["threshold"] == 0.3
-    assert [t["faces"] for t in payload["tests"]] == [0, 1, 1, 1]  # sorted: nobody.png first
-    assert payload["tests"][0]["all_boxes"] == []  # no embed call for a photo without a face
+    assert [t["faces"] for t in payload["tests"]] == [0, 2, 2, 2]  # sorted: nobody.png first
+    assert payload["tests"][0]["all_boxes"] == []  # a photo without a face
     assert (out_dir / "contact_sheet.png").is_file()
 
 
-def test_large_folders_are_sent_in_chunks(fake, tmp_path):
+def test_large_folders_are_one_call_and_runs_write_to_runs(fake, tmp_path, monkeypatch):
+    """The client splits large folders; without --out the demo writes to runs/demo, and
+    reports/ only with --refresh-examples."""
+    monkeypatch.chdir(tmp_path)
     folder = tmp_path / "tests"
     folder.mkdir()
     ref = write_photo(tmp_path / "ref.jpg", 0)
     for i in range(35):
         write_photo(folder / f"p{i:02d}.jpg", i + 1)
-    assert demo_run.main(["--reference", str(ref), "--tests", str(folder), "--out", str(tmp_path / "o"),
-                          "--best-box-only"]) == 0
-    assert fake.calls == [("verify", 32), ("verify", 3)]
-    names = [t["name"] for t in json.loads((tmp_path / "o" / "predictions.json").read_text())["tests"]]
+    assert demo_run.main(["--reference", str(ref), "--tests", str(folder), "--best-box-only"]) == 0
+    assert fake.calls == [("verify", 35)]
+    names = [t["name"] for t in json.loads((tmp_path / "runs" / "demo" / "predictions.json").read_text())["tests"]]
     assert names == [f"test_{i}" for i in range(1, 36)]
+    assert not (tmp_path / "reports").exists()
+    assert demo_run.main(["--reference", str(ref), "--tests", str(folder), "--refresh-examples"]) == 0
+    assert (tmp_path / "reports" / "demo" / "contact_sheet.png").is_file()
 
 
 def test_reference_without_tests_is_a_usage_error(capsys):

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from handler.protocol import ERROR_STATUS
+from handler.protocol import ERROR_STATUS, PHOTO_ERRORS
 from model.embedder import load_backbone
 
 REPO = Path(__file__).resolve().parents[2]
@@ -54,6 +54,21 @@ def test_initialize_reads_model_config_and_name(make_server, feature_model_dir):
                          yaml={"handler": {"max_tests": 3, "max_faces": 2}})
     assert server.handler.mode == "embed"
     assert (server.handler.settings.max_tests, server.handler.settings.max_faces) == (3, 2)
+
+
+def test_initialize_builds_the_configured_engine(make_server, feature_model_dir, photo_bytes):
+    from model.embedder import FaceEmbedder
+    from model.onnx_embedder import OnnxEmbedder
+
+    request = {"reference": bytearray(photo_bytes["astronaut"]), "test_1": bytearray(photo_bytes["shifted"])}
+    scores = []
+    for engine, kind in (("openvino", OnnxEmbedder), ("onnxruntime", OnnxEmbedder), ("torch", FaceEmbedder)):
+        server = make_server(feature_model_dir, yaml={"handler": {"engine": engine, "flip": False}})
+        assert isinstance(server.handler.embedder, kind) and server.handler.embedder.flip is False
+        response, status = server.one(dict(request))
+        assert status == 200
+        scores.append(response["results"][0]["score"])
+    assert max(scores) - min(scores) < 1e-4  # the engines agree
 
 
 def test_handler_uses_the_detector_file_in_the_model_dir(make_server, feature_model_dir, tmp_path):
@@ -110,38 +125,37 @@ def test_preprocess_caps_faces_per_photo(make_server, feature_model_dir, photo_b
 # ---------------------------------------------------------------- inference
 
 
-def test_inference_is_one_batched_forward_for_all_faces(verify, photo_bytes):
-    calls = []
-    hook = verify.handler.embedder.backbone.register_forward_hook(
-        lambda module, inputs, output: calls.append(inputs[0].shape[0]))
-    try:
-        request = {"reference": bytearray(photo_bytes["astronaut"])}
-        for i, name in enumerate(["group", "big_group", "shifted", "cat", "cameraman"], start=1):
-            request[f"test_{i}"] = bytearray(photo_bytes[name])
-        items = verify.handler.inference(verify.handler.preprocess([request]))
-    finally:
-        hook.remove()
+def count_network_runs(monkeypatch, embedder) -> list[int]:
+    """The batch size of every run of the embedding network through the served engine."""
+    calls, run = [], embedder.run
+    monkeypatch.setattr(embedder, "run", lambda images: calls.append(images.shape[0]) or run(images))
+    return calls
+
+
+def test_inference_is_one_batched_forward_for_all_faces(verify, photo_bytes, monkeypatch):
+    calls = count_network_runs(monkeypatch, verify.handler.embedder)
+    request = {"reference": bytearray(photo_bytes["astronaut"])}
+    for i, name in enumerate(["group", "big_group", "shifted", "cat", "cameraman"], start=1):
+        request[f"test_{i}"] = bytearray(photo_bytes[name])
+    items = verify.handler.inference(verify.handler.preprocess([request]))
     faces = sum(len(photo["faces"]) for photo in items[0]["photos"])
     assert faces == 1 + 2 + 2 + 1 + 0 + 1
-    assert calls == [2 * faces]  # one call; the mirrored crops ride along (flip fusion)
+    flip = verify.handler.embedder.flip
+    assert calls == [(2 if flip else 1) * faces]  # one run; with flip fusion the mirrored crops ride along
     for photo in items[0]["photos"]:
-        assert photo["embeddings"].shape == (len(photo["faces"]), 256)
+        assert photo["embeddings"].shape == (len(photo["faces"]), verify.handler.embedder.embedding_dim)
         if len(photo["faces"]):
             assert np.allclose(np.linalg.norm(photo["embeddings"], axis=1), 1.0, atol=1e-5)
 
 
-def test_a_batch_of_requests_shares_one_forward_and_keeps_its_statuses(verify, photo_bytes):
-    calls = []
-    hook = verify.handler.embedder.backbone.register_forward_hook(lambda *args: calls.append(1))
-    try:
-        outputs, statuses = verify(
-            {"reference": bytearray(photo_bytes["astronaut"]), "test_1": bytearray(photo_bytes["shifted"])},
-            {"reference": bytearray(photo_bytes["cat"])},
-            {"body": {"reference": b64(photo_bytes["cameraman"]), "tests": [b64(photo_bytes["group"])]}},
-        )
-    finally:
-        hook.remove()
-    assert calls == [1]
+def test_a_batch_of_requests_shares_one_forward_and_keeps_its_statuses(verify, photo_bytes, monkeypatch):
+    calls = count_network_runs(monkeypatch, verify.handler.embedder)
+    outputs, statuses = verify(
+        {"reference": bytearray(photo_bytes["astronaut"]), "test_1": bytearray(photo_bytes["shifted"])},
+        {"reference": bytearray(photo_bytes["cat"])},
+        {"body": {"reference": b64(photo_bytes["cameraman"]), "tests": [b64(photo_bytes["group"])]}},
+    )
+    assert len(calls) == 1
     assert statuses == [200, 422, 200]
     assert outputs[0]["results"][0]["faces"] == 1
     assert outputs[1]["error"] == "no_face_in_reference"
@@ -180,9 +194,17 @@ def test_response_format(verify, photo_bytes, astronaut_box):
     assert [r["name"] for r in response["results"]] == ["test_1", "test_2", "test_10"]
     group, cat, shifted = response["results"]
     for result in (group, cat, shifted):
-        assert set(result) == {"name", "match", "score", "box", "faces"}
-    assert cat == {"name": "test_2", "match": False, "score": None, "box": None, "faces": 0}
+        assert set(result) == {"name", "match", "score", "box", "faces", "detections", "error"}
+        assert result["error"] is None and len(result["detections"]) == result["faces"]
+    assert cat == {"name": "test_2", "match": False, "score": None, "box": None, "faces": 0,
+                   "detections": [], "error": None}
     assert group["faces"] == 2
+    # every face: box, score, detector confidence; the best one is the result's box and score
+    for face in group["detections"]:
+        assert set(face) == {"box", "score", "confidence"} and 0 < face["confidence"] <= 1
+    best = max(group["detections"], key=lambda face: face["score"])
+    assert (best["box"], best["score"]) == (group["box"], group["score"])
+    assert len({tuple(face["box"]) for face in group["detections"]}) == 2
     # the group's best face is the astronaut, not the cameraman next to her
     assert near(group["box"], moved(astronaut_box, 40, 150, 0.75), 0.1)
     for result in (group, shifted):
@@ -271,9 +293,9 @@ def bad_requests(photo_bytes, bomb_png):
     return {
         "missing_reference": {"test_1": ref},
         "no_face_in_reference": {"reference": cat, "test_1": ref},
-        "not_an_image": {"reference": ref, "test_1": bytearray(b"%PDF-1.4 not a photo")},
+        "not_an_image": {"reference": bytearray(b"%PDF-1.4 not a photo"), "test_1": ref},
         "truncated_image": {"reference": bytearray(photo_bytes["astronaut"][:6000])},
-        "empty_file": {"reference": ref, "test_1": bytearray()},
+        "empty_file": {"reference": bytearray(), "test_1": ref},
         "too_many_photos": {"reference": ref, "test_33": ref},
         "image_too_large": {"reference": bytearray(bomb_png)},
         "malformed_json": {"body": bytearray(b'{"reference": "abc",')},
@@ -296,9 +318,63 @@ def test_bad_input_gives_its_4xx(verify, bad_requests, code):
 
 
 def test_error_message_names_the_field(verify, photo_bytes):
-    response, _ = verify.one({"reference": bytearray(photo_bytes["astronaut"]),
-                              "test_1": bytearray(photo_bytes["astronaut"]), "test_2": bytearray(b"xx")})
-    assert response["error"] == "not_an_image" and "test_2" in response["message"]
+    response, _ = verify.one({"reference": bytearray(b"xx"), "test_1": bytearray(photo_bytes["astronaut"])})
+    assert response["error"] == "not_an_image" and "reference" in response["message"]
+
+
+@pytest.fixture(scope="module")
+def unusable_tests(photo_bytes, bomb_png) -> dict[str, bytearray | str]:
+    """A test photo of each kind that cannot be used, by the error it gets."""
+    return {"not_an_image": bytearray(b"%PDF-1.4 not a photo"),
+            "truncated_image": bytearray(photo_bytes["astronaut"][:6000]),
+            "empty_file": bytearray(),
+            "image_too_large": bytearray(bomb_png)}
+
+
+def test_an_unusable_test_photo_gets_its_own_error_and_the_others_stand(verify, photo_bytes, unusable_tests):
+    good = bytearray(photo_bytes["shifted"])
+    request = {"reference": bytearray(photo_bytes["astronaut"]), "test_1": good,
+               **{f"test_{i}": photo for i, photo in enumerate(unusable_tests.values(), start=2)},
+               "test_6": "sent as a text field", "test_7": bytearray(photo_bytes["cat"])}
+    response, status = verify.one(request)
+    assert status == 200, response
+    first, *bad, text, cat = response["results"]
+    assert first["error"] is None and first["faces"] == 1 and isinstance(first["match"], bool)
+    assert cat["error"] is None and cat["faces"] == 0 and cat["match"] is False
+    for result, code in zip(bad + [text], list(unusable_tests) + ["not_an_image"]):
+        assert result["error"]["code"] == code, result
+        assert result["error"]["message"].startswith(f"{result['name']}: ")
+        assert {k: result[k] for k in ("match", "score", "box", "faces", "detections")} == {
+            "match": None, "score": None, "box": None, "faces": None, "detections": []}
+    # the good photo's answer is the one it gets alone
+    alone, _ = verify.one({"reference": bytearray(photo_bytes["astronaut"]), "test_1": good})
+    assert alone["results"][0] == first
+
+
+def test_stored_threshold_is_echoed_at_four_decimals(make_server, feature_model_dir, tmp_path, photo_bytes):
+    from model.embedder import save_checkpoint
+
+    backbone, _ = load_backbone(feature_model_dir / "face_embedder.pt")
+    save_checkpoint(tmp_path / "face_embedder.pt", backbone, threshold=0.22425022721290588, version="echo")
+    response, _ = make_server(tmp_path).one({"reference": bytearray(photo_bytes["astronaut"]),
+                                             "test_1": bytearray(photo_bytes["shifted"])})
+    assert response["threshold"] == 0.2243
+    result = response["results"][0]
+    assert result["match"] is (result["score"] >= 0.2243)
+
+
+def test_box_coordinates_are_never_negative_zero(verify, photos, encode_jpeg):
+    """A face cut by the left edge: its box starts just left of the photo."""
+    import math
+
+    import numpy as np
+
+    edge = np.ascontiguousarray(photos["astronaut"][:, 190:])
+    response, _ = verify.one({"reference": bytearray(encode_jpeg(photos["astronaut"])),
+                              "test_1": bytearray(encode_jpeg(edge))})
+    values = [v for face in response["results"][0]["detections"] for v in face["box"]]
+    assert values and not any(v == 0 and math.copysign(1, v) < 0 for v in values)
+    assert "-0.0" not in json.dumps(response)
 
 
 @pytest.mark.parametrize("threshold", [b"abc", b"1.5", b"-2", b"inf", b""])
@@ -326,13 +402,21 @@ def test_unexpected_failure_is_a_500_json_and_the_handler_lives_on(verify, photo
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(garbage=st.binary(max_size=2000), cut=st.integers(min_value=0, max_value=30000))
 def test_garbage_never_crashes(verify, photo_bytes, garbage, cut):
+    """Garbage as a test photo: a verdict or that photo's own error, and the good photo
+    beside it is answered. As the reference: a verdict or a 4xx."""
     good = photo_bytes["astronaut"]
     for photo in (garbage, good[:cut] + garbage, good[:200] + garbage + good[200 + len(garbage):]):
-        response, status = verify.one({"reference": bytearray(good), "test_1": bytearray(photo)})
-        if status == 200:
-            assert response["results"][0]["name"] == "test_1"
+        response, status = verify.one({"reference": bytearray(good), "test_1": bytearray(photo),
+                                       "test_2": bytearray(good)})
+        assert status == 200, response
+        garbled, control = response["results"]
+        assert garbled["name"] == "test_1" and control["match"] is True
+        if garbled["error"] is not None:
+            assert garbled["error"]["code"] in PHOTO_ERRORS and garbled["match"] is None
         else:
-            assert 400 <= status < 500 and response["error"] in ERROR_STATUS
+            assert isinstance(garbled["match"], bool)
+        response, status = verify.one({"reference": bytearray(photo), "test_1": bytearray(good)})
+        assert status == 200 or (400 <= status < 500 and response["error"] in ERROR_STATUS)
 
 
 # ---------------------------------------------------------------- isolation

@@ -54,7 +54,6 @@ def test_form_without_tests_or_threshold():
         ({"reference": PHOTO, "photo": PHOTO}, "unknown_field"),
         ({"reference": PHOTO, "Reference": PHOTO}, "unknown_field"),
         ({"reference": "text, not a file"}, "not_an_image"),
-        ({"reference": PHOTO, "test_1": {"json": 1}}, "not_an_image"),
         ({"reference": PHOTO, "threshold": bytearray(b"high")}, "invalid_threshold"),
         ({"reference": PHOTO, "threshold": bytearray(b"\xff")}, "invalid_threshold"),
     ],
@@ -138,6 +137,14 @@ def test_threshold_rejected(value):
     assert code_of(parse_threshold, value) == "invalid_threshold"
 
 
+def test_a_test_field_sent_as_text_is_that_photo_s_own_error():
+    """The request stands; the handler answers the field in its result."""
+    parsed = parse_verify({"reference": PHOTO, "test_1": {"json": 1}, "test_2": PHOTO}, 32)
+    assert [p.name for p in parsed.tests] == ["test_1", "test_2"]
+    assert parsed.tests[0].error.code == "not_an_image" and "test_1" in parsed.tests[0].error.message
+    assert parsed.tests[1].error is None
+
+
 def test_embed_inputs():
     assert parse_embed({"image": PHOTO}).data == bytes(PHOTO)
     assert parse_embed({"body": bytearray(b"\xff\xd8raw")}).data == b"\xff\xd8raw"
@@ -149,6 +156,8 @@ def test_embed_inputs():
 @pytest.mark.parametrize("request_, code", [
     ({}, "missing_image"),
     ({"body": {}}, "missing_image"),
+    ({"body": bytearray()}, "missing_image"),  # an empty POST
+    ({"body": ""}, "missing_image"),
     ({"photo": PHOTO}, "unknown_field"),
     ({"image": PHOTO, "extra": PHOTO}, "unknown_field"),
     ({"body": {"image": "%%"}}, "invalid_base64"),
@@ -166,13 +175,16 @@ def test_every_error_code_has_a_status():
 
 
 def test_settings_defaults_yaml_and_env():
-    assert Settings.load() == Settings(max_tests=32, max_faces=16, max_pixels=40_000_000, torch_threads=2)
+    assert Settings.load() == Settings(max_tests=32, max_faces=16, max_pixels=40_000_000, threads=2)
     yaml = {"handler": {"max_tests": 4, "max_faces": 2, "mode": "embed"}, "batchSize": 1}
     loaded = Settings.load(yaml, {"FACE_MAX_TESTS": "8", "FACE_MAX_PIXELS": "1000"})
     assert (loaded.max_tests, loaded.max_faces, loaded.max_pixels, loaded.mode) == (8, 2, 1000, "embed")
     assert Settings().mode_for("face-embed") == "embed"
     assert Settings().mode_for("face-verify") == "verify"
     assert Settings(mode="verify").mode_for("face-embed") == "verify"
+    engine = Settings.load({"handler": {"engine": "onnxruntime", "flip": False}}, {"FACE_PRECISION": "bf16"})
+    assert (engine.engine, engine.flip, engine.precision) == ("onnxruntime", False, "bf16")
+    assert Settings.load({}, {"FACE_FLIP": "true"}).flip is True
 
 
 @pytest.mark.parametrize("yaml, env", [
@@ -180,6 +192,9 @@ def test_settings_defaults_yaml_and_env():
     ({"handler": {"max_faces": "many"}}, {}),
     ({}, {"FACE_MAX_PIXELS": "-5"}),
     ({"handler": {"mode": "detect"}}, {}),
+    ({"handler": {"engine": "tensorrt"}}, {}),
+    ({}, {"FACE_PRECISION": "int4"}),
+    ({}, {"FACE_FLIP": "maybe"}),
 ])
 def test_settings_rejects_bad_values(yaml, env):
     with pytest.raises(ValueError):

@@ -185,15 +185,22 @@ def test_tiny_photos(battery):
                                                        "message": "reference: no face found in the photo"})
 
 
+@pytest.mark.parametrize("name, code", [("bomb_png_100k", "image_too_large"), ("truncated_png", "truncated_image")])
+def test_a_hostile_test_photo_gets_its_own_error(battery, name, code):
+    status, body = answer(battery, name)
+    assert status == 200, body
+    (result,) = body["results"]
+    assert result["error"]["code"] == code and result["error"]["message"].startswith("test_1: ")
+    assert result["match"] is None
+
+
 @pytest.mark.parametrize("name, status, code", [
-    ("bomb_png_100k", 413, "image_too_large"),
     ("bomb_jpeg_65k", 413, "image_too_large"),
     ("fields_1000", 413, "too_many_photos"),
     ("json_tests_1000", 413, "too_many_photos"),
     ("json_30mib", 400, "not_an_image"),  # under max_request_size: the handler refuses it
     ("random_bytes_reference", 400, "not_an_image"),
     ("random_body", 400, "malformed_json"),
-    ("truncated_png", 400, "truncated_image"),
 ])
 def test_hostile_requests_get_a_clear_4xx(battery, name, status, code):
     got, body = answer(battery, name)
@@ -208,7 +215,9 @@ def test_a_body_over_max_request_size_is_413_from_torchserve(battery):
 
 def test_a_corrupted_jpeg_is_answered(battery):
     status, body = answer(battery, "mutated_jpeg")
-    assert status == 200 or (status == 400 and body["error"] in ("truncated_image", "not_an_image")), body
+    assert status == 200, body
+    error = body["results"][0]["error"]
+    assert error is None or error["code"] in ("truncated_image", "not_an_image"), body
 
 
 def test_after_the_battery_the_same_workers_answer_correctly(battery, server, photo_bytes, astronaut_box):

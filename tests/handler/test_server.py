@@ -65,9 +65,10 @@ def test_curl_multipart(server, sample_dir, astronaut_box):
     results = response["results"]
     assert [r["name"] for r in results] == ["test_1", "test_2", "test_3"]
     assert [r["faces"] for r in results] == [2, 0, 1]
-    assert results[1] == {"name": "test_2", "match": False, "score": None, "box": None, "faces": 0}
+    assert results[1] == {"name": "test_2", "match": False, "score": None, "box": None, "faces": 0,
+                          "detections": [], "error": None}
     for result in (results[0], results[2]):
-        assert set(result) == {"name", "match", "score", "box", "faces"}
+        assert set(result) == {"name", "match", "score", "box", "faces", "detections", "error"}
         assert isinstance(result["score"], float) and -1.0 <= result["score"] <= 1.0 + 1e-6
         assert result["match"] is (result["score"] >= 0.35)
         check_box(result["box"])
@@ -85,7 +86,7 @@ def test_json_request(server, photo_bytes):
     assert response.headers["content-type"].startswith("application/json")
     payload = response.json()
     assert payload["model"] == f"face-verify:{meta['version']}"
-    assert payload["threshold"] == pytest.approx(float(meta["threshold"]))
+    assert payload["threshold"] == round(float(meta["threshold"]), 4)  # the stored one, at 4 decimals
     assert [r["name"] for r in payload["results"]] == ["test_1", "test_2"]
     assert payload["results"][0]["faces"] == 1 and payload["results"][1]["faces"] == 0
 
@@ -104,6 +105,7 @@ def test_embed_endpoint(server, photo_bytes):
         assert response.status_code == 200, response.text
         payload = response.json()
         assert payload["model"].startswith("face-embed:")
+        assert -1 <= payload["threshold"] <= 1  # the calibrated one, for callers comparing embeddings
         assert len(payload["faces"]) == 2
         for face in payload["faces"]:
             check_box(face["box"])
@@ -114,9 +116,9 @@ def test_embed_endpoint(server, photo_bytes):
 BAD = {  # error code -> (multipart files or JSON body, expected status)
     "missing_reference": ({"test_1": "astronaut.jpg"}, 400),
     "no_face_in_reference": ({"reference": "cat.jpg"}, 422),
-    "not_an_image": ({"reference": "astronaut.jpg", "test_1": "notes.txt"}, 400),
+    "not_an_image": ({"reference": "notes.txt", "test_1": "astronaut.jpg"}, 400),
     "truncated_image": ({"reference": "truncated.jpg"}, 400),
-    "empty_file": ({"reference": "astronaut.jpg", "test_1": "empty.jpg"}, 400),
+    "empty_file": ({"reference": "empty.jpg", "test_1": "astronaut.jpg"}, 400),
     "too_many_photos": ({"reference": "astronaut.jpg", "test_33": "astronaut.jpg"}, 413),
     "image_too_large": ({"reference": "bomb.png"}, 413),
     "invalid_threshold": ({"reference": "astronaut.jpg", "threshold": "NaN"}, 400),
@@ -141,6 +143,24 @@ def test_bad_input_is_a_4xx_json_and_the_server_lives_on(server, sample_dir, cod
     assert payload["error"] == code and payload["message"]
     alive = server.verify({"reference": ("a.jpg", (sample_dir / "astronaut.jpg").read_bytes())})
     assert alive.status_code == 200 and alive.json()["results"] == []
+
+
+def test_unusable_test_photos_get_their_own_errors(server, sample_dir):
+    names = ["notes.txt", "empty.jpg", "bomb.png", "truncated.jpg", "astronaut.jpg"]
+    files = {"reference": ("r.jpg", (sample_dir / "astronaut.jpg").read_bytes()),
+             **{f"test_{i}": (name, (sample_dir / name).read_bytes()) for i, name in enumerate(names, start=1)}}
+    response = server.verify(files)
+    assert response.status_code == 200, response.text
+    results = response.json()["results"]
+    assert [r["error"]["code"] if r["error"] else None for r in results] == [
+        "not_an_image", "empty_file", "image_too_large", "truncated_image", None]
+    assert results[-1]["match"] is True and results[-1]["faces"] == 1
+
+
+def test_an_empty_post_to_face_embed_is_missing_image(server):
+    response = requests.post(f"{server.inference}/predictions/face-embed", data=b"",
+                             headers={**server.auth, "Content-Type": "application/octet-stream"}, timeout=60)
+    assert response.status_code == 400 and response.json()["error"] == "missing_image", response.text
 
 
 def test_oversized_request_is_refused(server):

@@ -2,7 +2,7 @@ import cv2
 import numpy as np
 import pytest
 
-from model.detection import most_central
+from model.detection import FaceDetector, most_central
 from tests.conftest import DATA_DIR, iou, needs_data
 
 
@@ -27,6 +27,47 @@ def test_large_photo_is_scaled_and_boxes_map_back(detector, astronaut_bgr):
     big = detector.detect(cv2.resize(astronaut_bgr, None, fx=4, fy=4))[0]
     assert iou([v * 4 for v in small.box], big.box) > 0.8
     assert np.abs(small.landmarks * 4 - big.landmarks).max() < 0.08 * big.box[2]  # within 8% of the face width
+
+
+def phone_group_photo(astronaut_bgr: np.ndarray, widths: list[int]) -> tuple[np.ndarray, list[tuple]]:
+    """A 4000x3000 photo on a textured background with the astronaut's head pasted so that
+    her face is each of `widths` px wide; returns the photo and each face's (cx, cy, width)."""
+    head = astronaut_bgr[20:300, 100:360]
+    (face,) = FaceDetector(max_side=10_000).detect(head)
+    x0, y0, w0, h0 = face.box
+    rng = np.random.default_rng(0)
+    photo = cv2.GaussianBlur(rng.integers(60, 200, (3000, 4000, 3), dtype=np.uint8), (0, 0), 3)
+    truth, x = [], 60
+    for i, width in enumerate(widths):
+        k = width / w0
+        pasted = cv2.resize(head if i % 2 else head[:, ::-1], None, fx=k, fy=k, interpolation=cv2.INTER_AREA)
+        y = 250 + (i % 2) * 1300
+        photo[y : y + pasted.shape[0], x : x + pasted.shape[1]] = pasted
+        cx = x + (x0 + w0 / 2) * k if i % 2 else x + (head.shape[1] - x0 - w0 / 2) * k
+        truth.append((cx, y + (y0 + h0 / 2) * k, width))
+        x += pasted.shape[1] + 40
+    return photo, truth
+
+
+def found(faces, truth) -> list[int]:
+    """The widths in `truth` whose face was detected (a box centred within half a face)."""
+    return [w for cx, cy, w in truth
+            if any(abs(f.center[0] - cx) < w / 2 and abs(f.center[1] - cy) < w / 2 for f in faces)]
+
+
+def test_faces_of_40_to_300_px_in_a_4000x3000_photo_are_found(detector, astronaut_bgr):
+    widths = [40, 50, 60, 80, 100, 150, 200, 300]
+    photo, truth = phone_group_photo(astronaut_bgr, widths)
+    assert found(detector.detect(photo), truth) == widths
+    # scaled to a 640 px side like smaller photos, the smallest faces would be lost
+    assert 40 not in found(FaceDetector(min_face=160).detect(photo), truth)
+
+
+def test_detection_input_follows_the_photo_size(detector):
+    assert detector.scale_for(250, 250) == 1.0  # small photos are not scaled up
+    assert detector.scale_for(640, 480) == 1.0
+    assert detector.scale_for(1280, 960) == 0.5  # to a 640 px side
+    assert detector.scale_for(4000, 3000) == 0.25  # no further: a 40 px face stays >= 10 px
 
 
 def compose(photos: list[np.ndarray], height: int = 300) -> tuple[np.ndarray, list[int]]:

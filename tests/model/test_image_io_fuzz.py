@@ -1,5 +1,6 @@
 """Fuzzing the decode path: whatever the bytes, `decode_image` either returns an HxWx3 uint8
-photo or raises an `ImageError` subclass (which the handler turns into a 4xx) - never any
+photo or raises an `ImageError` subclass (which the handler turns into a 4xx for the reference,
+into that photo's own error for a test photo) - never any
 other exception, never a hang. Arbitrary bytes, and valid PNG/JPEG/GIF/BMP/TIFF/WebP photos
 with bytes flipped, cut, inserted or their header fields overwritten. Plus headers that
 declare enormous sizes (decompression bombs): refused from the header, quickly."""

@@ -139,7 +139,7 @@ def make_fresh_clone(dest: Path, data_dir: Path | None = None) -> Path:
 
 # ---------------------------------------------------------------------------------------
 # Fake run outputs, shaped like what the stages write (training/face_cache.py,
-# pretrain/train.py, finetune/{train,evaluate,ablation}.py, demo/).
+# pretrain/train.py, finetune/{train,evaluate,ablation,transfer_ablation}.py, demo/).
 
 def _png(path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -159,8 +159,24 @@ def _pairs_csv(path: Path, rng: np.random.Generator, n: int = 40) -> None:
 
 
 def _metrics(accuracy: float) -> dict:
-    return {"accuracy": accuracy, "roc_auc": 0.9912, "tar_at_far_1pct": 0.81, "eer": 0.042,
+    return {"accuracy": accuracy, "roc_auc": 0.9912, "tar_at_far_1pct": 0.81, "tar_at_far_0.1pct": 0.64, "eer": 0.042,
             "threshold": 0.3571, "pairs": 1000, "threshold_pairs_accuracy": 0.97}
+
+
+def _trials(passed: int, perfect: int, trials: int = 60) -> dict:
+    return {"trials": trials, "passed": passed, "perfect": perfect, "pass_rate": passed / trials,
+            "perfect_rate": perfect / trials, "verdict_accuracy": 0.97}
+
+
+def _evaluation(accuracy: float) -> dict:
+    """What training.evaluation.evaluate returns: LFW pairsDevTest, calibration, held-out CelebA."""
+    return _metrics(accuracy) | {
+        "threshold_source": "false-match rate 0.001 on 120000 impostor pairs of 250 held-out people",
+        "calibration": {"far": 0.001, "people": 250, "photos": 1900, "impostor_pairs": 120000, "genuine_pairs": 5000,
+                        "tar": 0.93},
+        "protocol_threshold": 0.4102, "accuracy_protocol_threshold": 0.955, "best_possible_accuracy": 0.978,
+        "heldout_celeba": {"people": 60, "photos": 1260, "pairs": _metrics(0.961) | {"pairs": 793170},
+                           "trials_plain": _trials(60, 41), "trials_composited": _trials(57, 30)}}
 
 
 def write_fake_outputs(root: Path, runs: bool = True) -> Path:
@@ -171,39 +187,52 @@ def write_fake_outputs(root: Path, runs: bool = True) -> Path:
     (root / "cache").mkdir(parents=True, exist_ok=True)
     (root / "cache/data_report.json").write_text(json.dumps({
         "photos": 19533, "reused": 0, "unreadable": [], "seconds": 47.1,
-        "splits": {"calibration": 1400, "celeba": 6300, "devtest": 3708, "devtrain": 8125},
+        "splits": {"calibration": 1400, "celeba": 4410, "celeba_calibration": 630, "celeba_test": 1260,
+                   "devtest": 3708, "devtrain": 8125},
         "pairs": {"threshold": 2200, "test": 1000, "calibration": 1900},
         "by_source": {"lfw": {"photos": 13233, "detected": 13233, "fallback_center_crop": 0, "detection_rate": 1.0},
                       "celeba": {"photos": 6300, "detected": 6270, "fallback_center_crop": 30,
-                                 "detection_rate": 0.9952}}}))
+                                 "detection_rate": 0.9952}},
+        "heldout": {"trials": 60, "composite_faces": 2210}}))
     reports.mkdir(parents=True, exist_ok=True)
     params = real_params()
     pre_params = {k: v for k, v in params["pretrain"].items() if k != "smoke"} | {"smoke": False}
     (reports / "pretrain.json").write_text(json.dumps({
         "params": pre_params,
         "run": {"steps": 1180, "epochs": 9.8, "photos": 15514, "seconds": 2400, "images_per_second": 125.9},
-        "pairsDevTest": {"simclr": _metrics(0.712), "random_init": _metrics(0.598)},
+        "pairsDevTest": {"simclr": _evaluation(0.712),
+                         ("random_init" if pre_params["init"] == "random" else "before"): _evaluation(0.598)},
         "command": "make pretrain"}))
     fine_params = {k: v for k, v in params["finetune"].items() if k != "smoke"} | {"smoke": False}
     (reports / "finetune.json").write_text(json.dumps({
         "params": fine_params,
         "run": {"classes": 1980, "photos": 12012, "steps": 2790, "epochs": 29.8, "seconds": 2700,
                 "images_per_second": 132.3},
-        "pairsDevTest": _metrics(0.9731), "evals": [[5, 0.91], [10, 0.95]], "command": "make finetune"}))
-    (reports / "metrics.json").write_text(json.dumps(_metrics(0.973) | {
-        "model": "mnv3s-arcface-20250101", "serving_threshold": 0.3571, "flip_fusion": True,
-        "threshold_source": "held-out peopleDevTrain people", "protocol_threshold": 0.4102,
-        "accuracy_protocol_threshold": 0.955, "best_possible_accuracy": 0.978, "command": "make evaluate"}))
+        "pairsDevTest": _evaluation(0.9731), "evals": [[5, 0.91], [10, 0.95]], "command": "make finetune"}))
+    (reports / "metrics.json").write_text(json.dumps(_evaluation(0.973) | {
+        "model": "sface-simclr-arcface-20250101", "serving_threshold": 0.3571, "flip_fusion": False,
+        "threshold_table": {"photos": 3708, "impostor_pairs": 6850000, "genuine_pairs": 24000, "rows": [
+            {"threshold": 0.3, "far": 0.0123, "tar": 0.991}, {"threshold": 0.3571, "far": 0.000987, "tar": 0.9712},
+            {"threshold": 0.45, "far": 2.1e-06, "tar": 0.902}]},
+        "command": "make evaluate"}))
     (reports / "predictions_10.json").write_text(json.dumps({"threshold": 0.3571, "pairs": [
         {"photo_a": f"P{i}/P{i}_0001.jpg", "photo_b": f"P{i}/P{i}_0002.jpg", "score": 0.5 - i / 20,
          "prediction": "same" if i < 5 else "different", "truth": "same" if i < 5 else "different"}
         for i in range(10)]}))
     _pairs_csv(reports / "pairs_predictions.csv", rng)
-    results = {v: _metrics(0.9 + i / 100) | {"minutes": 10.0 if v != "simclr_only" else 40.0,
+    results = {v: _evaluation(0.9 + i / 100) | {"minutes": 10.0 if v != "simclr_only" else 40.0,
                                              "epochs": 6 if v != "simclr_only" else 0}
                for i, v in enumerate(VARIANTS)}
     (reports / "ablation.json").write_text(json.dumps({
         "budget": params["ablations"]["budget"], "results": results, "command": "make ablation"}))
+    transfer = {name: {"validation_tar_at_threshold": 0.93 + i / 100, "lfw_accuracy": 0.99 + i / 1000, "minutes": 12.0 * i}
+                for i, name in enumerate(["sface_alone", "sface_arcface", "sface_simclr_arcface"])}
+    (reports / "transfer_ablation.json").write_text(json.dumps({
+        "results": transfer, "chosen_on_validation": "sface_simclr_arcface", "command": "make transfer-ablation"}))
+    (reports / "transfer_ablation.md").write_text(
+        "| variant | validation TAR | LFW acc (served / protocol) |\n|---|---|---|\n"
+        "| (h) SFace alone | 93.0% | 99.1% / 99.4% |\n"
+        "| (j) SFace + SimCLR + ArcFace (chosen) | 95.0% | 99.3% / 99.5% |\n")
     (reports / "ablation.md").write_text(
         "Budget per fine-tuned variant: 6 epochs or 10 min, same data and seed.\n\n"
         "| variant | accuracy | ROC AUC | TAR @ FAR 1% | EER | epochs | minutes (2 CPU cores) |\n"

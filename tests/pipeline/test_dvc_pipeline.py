@@ -21,8 +21,10 @@ import yaml
 from pipeline_support import REPO as ROOT, VARIANTS, local_imports, run_dvc, write_fake_outputs
 
 EXPECTED_EDGES = {("data", "pretrain"), ("pretrain", "finetune"), ("finetune", "evaluate"),
-                  ("finetune", "archive"), ("pretrain", "ablation"), ("evaluate", "report"),
-                  ("ablation", "report")}
+                  ("finetune", "archive"), ("data", "ablation"), ("finetune", "transfer_ablation"),
+                  ("evaluate", "report"), ("ablation", "report"), ("transfer_ablation", "report")}
+STAGES = {"data", "pretrain", "finetune", "evaluate", "ablation", "transfer_ablation", "archive", "report"}
+MAKE_TARGETS = {"transfer_ablation": "transfer-ablation"}  # stage -> Makefile target, where the names differ
 PYTHON = ".venv/bin/python"  # the stages run the repository's venv, like the Makefile
 
 
@@ -55,15 +57,15 @@ def test_dvc_dag_in_the_repository_has_every_stage_and_edge():
     dot = run_dvc("dag", "--dot", cwd=ROOT).stdout
     nodes = set(re.findall(r'^"([\w-]+)";$', dot, re.M))
     edges = set(re.findall(r'^"([\w-]+)" -> "([\w-]+)";$', dot, re.M))
-    assert nodes == {"data", "pretrain", "finetune", "evaluate", "ablation", "archive", "report"}
+    assert nodes == STAGES
     assert EXPECTED_EDGES <= edges, EXPECTED_EDGES - edges
 
 
 def test_stage_commands_are_the_make_targets_entry_points(pipeline):
     recipes = makefile_recipes()
-    for stage in ("data", "pretrain", "finetune", "evaluate", "ablation", "report"):
+    for stage in STAGES - {"archive"}:
         commands = pipeline.commands(stage)
-        make_modules = [module_of(line) for line in recipes[stage] if module_of(line)]
+        make_modules = [module_of(line) for line in recipes[MAKE_TARGETS.get(stage, stage)] if module_of(line)]
         assert [module_of(c) for c in commands] == make_modules, stage
         for command in commands:
             assert command.startswith(f"{PYTHON} -m "), command
@@ -111,15 +113,18 @@ def test_every_result_changing_param_is_a_stage_param(pipeline):
     def declared(stage: str, key: str) -> bool:
         return any(key == p or key.startswith(p + ".") for p in pipeline.stages[stage].get("params", []))
 
-    owners = {"data": "data", "pretrain": "pretrain", "finetune": "finetune", "ablations": "ablation"}
+    owners = {"data": "data", "pretrain": "pretrain", "finetune": "finetune", "ablations": "ablation",
+              "transfer_ablations": "transfer_ablation"}
     for section, stage in owners.items():
         for key in set(pipeline.params[section]) - execution_only:
             assert declared(stage, f"{section}.{key}"), f"{stage}: params.yaml {section}.{key} is not declared"
-    # each ablation variant = the finetune section + the budget + its overrides
-    overridden = {"out", "export"} | set(pipeline.params["ablations"]["budget"]) | {
-        key for variant in pipeline.params["ablations"]["variants"].values() for key in variant}
-    for key in set(pipeline.params["finetune"]) - execution_only - overridden:
-        assert declared("ablation", f"finetune.{key}"), f"ablation: params.yaml finetune.{key} is not declared"
+    # each variant = the finetune section + the section's base and budget (where it has them) + its overrides
+    for section, stage in (("ablations", "ablation"), ("transfer_ablations", "transfer_ablation")):
+        ablations = pipeline.params[section]
+        overridden = {"out", "export"} | set(ablations.get("base", {})) | set(ablations.get("budget", {})) | {
+            key for variant in ablations["variants"].values() for key in variant}
+        for key in set(pipeline.params["finetune"]) - execution_only - overridden:
+            assert declared(stage, f"finetune.{key}"), f"{stage}: params.yaml finetune.{key} is not declared"
 
 
 def test_deps_exist_or_come_from_an_upstream_stage(pipeline):

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from pipeline_support import REPO, VARIANTS, write_fake_outputs
+from model import sface
 from training import plot_data, report
 
 
@@ -21,12 +22,19 @@ def test_report_from_every_output_shows_the_numbers_figures_and_commands(tmp_pat
     write_fake_outputs(tmp_path, runs=False)
     text = build(tmp_path)
     assert json.loads((tmp_path / "reports/data.json").read_text())["photos"] == 19533  # snapshot for git
-    for expected in ("accuracy **97.30%**", "`mnv3s-arcface-20250101`", "13,233", "6,270", "30 |",
-                     "15,514", "12,012", "1,980", "40 min 00 s", "45 min 00 s", "3.29 M", "256-d", "112x112",
-                     "| (a) SimCLR + ArcFace | 0.900 |", "SimCLR backbone | 71.20%", "random init | 59.80%",
+    for expected in ("accuracy **97.30%**", "`sface-simclr-arcface-20250101`", "13,233", "6,270", "30 |",
+                     "15,514", "12,012", "1,980", "40 min 00 s", "45 min 00 s", "OpenCV SFace", f"{sface.EMBEDDING_DIM}-d",
+                     "112x112", "TAR at FAR 0.1% 64.00%", "first 24 blocks frozen",
+                     "| (a) SimCLR + ArcFace | 0.900 |", "SimCLR backbone | 71.20%", "pretrained start (before SimCLR) | 59.80%",
                      "accepted 5/5", "96.00%", "verify_1_plus_15.p50_ms | 812.5 |", "`make bench`",
-                     "fitted on held-out peopleDevTrain people)", "| calibration | 1,400 |", "| calibration | 1,900 |",
+                     "0.3571: false-match rate 0.001 on 120000 impostor pairs of 250 held-out people)",
+                     "| calibration | 1,400 |", "| celeba_test | 1,260 |", "| calibration | 1,900 |",
                      "| LFW View 1 protocol: pairsDevTrain | 0.4102 | 95.50% |", "97.80%",
+                     "Held-out CelebA (60 people, 1,260 photos, serving threshold): pair accuracy 96.10%, ROC AUC 0.9912; "
+                     "plain 60/60 trials pass (100.00%), 41 perfect (68.33%); composited 57/60 trials pass (95.00%), "
+                     "30 perfect (50.00%).",
+                     "| 0.3571 | 0.0987% | 97.12% |", "| 0.4500 | 0.0002% | 90.20% |",
+                     "| (h) SFace alone | 93.0% |", "reproduce: `make transfer-ablation`",
                      "`load.phases`:\n\n| concurrency | latency_s.p50 |\n|---|---|\n| 4 | 0.43 |\n| 8 | 0.64 |"):
         assert expected in text, expected
     links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
@@ -55,11 +63,29 @@ def test_report_without_any_run_lists_what_to_run(tmp_path):
     (tmp_path / "cache").mkdir()
     text = build(tmp_path)
     missing = re.findall(r"_Not run yet:_ .*`(make [\w-]+)` writes it\.", text)
-    for command in ("make data", "make evaluate", "make ablation", "make pretrain", "make finetune",
+    for command in ("make data", "make evaluate", "make ablation", "make transfer-ablation", "make pretrain", "make finetune",
                     "make demo", "make demo-eval", "make bench", "make loadtest"):
         assert command in missing, command
     assert "![" not in text and "pretraining from params.yaml (not run yet), fine-tuning from params.yaml (not run yet)" in text
     assert not (tmp_path / "reports/data.json").exists()
+
+
+def test_the_model_section_follows_the_served_architecture(tmp_path):
+    """The from-scratch MobileNetV3-small run reports its own size; a SimCLR run from random init
+    its random start."""
+    write_fake_outputs(tmp_path, runs=False)
+    for name, changes in (("finetune.json", {"arch": "mobilenet_v3_small", "embedding_dim": 256, "flip": True}),
+                          ("pretrain.json", {"init": "random"})):
+        path = tmp_path / "reports" / name
+        doc = json.loads(path.read_text())
+        doc["params"] |= changes
+        if name == "pretrain.json":
+            doc["pairsDevTest"]["random_init"] = doc["pairsDevTest"].pop("before")
+        path.write_text(json.dumps(doc))
+    text = build(tmp_path)
+    for expected in ("MobileNetV3-small", "3.29 M", "256-d", "horizontal-flip fusion", "random init | 59.80%"):
+        assert expected in text, expected
+    assert "OpenCV SFace" not in text
 
 
 def test_a_command_recorded_in_the_json_wins(tmp_path):

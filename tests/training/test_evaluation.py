@@ -28,3 +28,21 @@ def test_random_scores_are_near_chance():
     rng = np.random.default_rng(0)
     scores, same = rng.random(4000), rng.random(4000) > 0.5
     assert abs(verification_metrics(scores, same, 0.5)["roc_auc"] - 0.5) < 0.05
+
+
+def test_far_threshold_accepts_at_most_the_given_share_of_impostors():
+    from training.evaluation import far_threshold
+
+    impostors = np.random.default_rng(1).normal(0, 0.1, 10_000)
+    for far in (0.01, 0.001, 0.0001):
+        threshold = far_threshold(impostors, far)
+        assert np.mean(impostors >= threshold) <= far
+        assert np.mean(impostors >= np.nextafter(threshold, -np.inf) - 1e-9) > far - 1e-4  # the lowest such
+
+
+def test_all_pairs_lists_every_distinct_pair_once():
+    from training.evaluation import all_pairs
+
+    vectors = np.eye(3)
+    scores, same = all_pairs(vectors, ["a", "a", "b"])
+    assert scores.tolist() == [0, 0, 0] and same.tolist() == [True, False, False]

@@ -35,7 +35,7 @@ def test_splits_follow_the_protocol_and_never_leak_devtest(smoke_cache, data_dir
             assert (row["split"] == "devtest") == (row["identity"] in test_people)
     for use in ("pretrain", "finetune", "finetune+celeba"):
         assert not {r["identity"] for r in training_rows(smoke_cache, use)} & test_people
-    assert {r["split"] for r in training_rows(smoke_cache, "pretrain")} == {"devtrain", "calibration", "celeba"}
+    assert {r["split"] for r in training_rows(smoke_cache, "pretrain")} == {"devtrain", "celeba"}
     assert {r["split"] for r in training_rows(smoke_cache, "finetune")} == {"devtrain"}
 
 
@@ -69,3 +69,26 @@ def test_rebuilding_reuses_the_cache(smoke_cache, data_dir):
     assert report["reused"] == report["photos"]
     assert report["by_source"]["lfw"]["fallback_center_crop"] + report["by_source"]["lfw"]["detected"] == \
         report["by_source"]["lfw"]["photos"]
+
+
+def test_held_out_celeba_people_reach_no_training_split():
+    from training.face_cache import Job, hold_out_celeba
+    from training.manifest import HELD_OUT_SPLITS, TRAINING_SPLITS
+
+    jobs = [Job("celeba", f"o{i}", f"celeba_{i % 50}", "celeba", f"f{i}") for i in range(500)]
+    hold_out_celeba(jobs, test_fraction=0.2, calibration_fraction=0.1, seed=0)
+    split_of = {}
+    for job in jobs:  # one split per identity
+        assert split_of.setdefault(job.identity, job.split) == job.split
+    counts = {s: sum(v == s for v in split_of.values()) for s in ("celeba", "celeba_test", "celeba_calibration")}
+    assert counts == {"celeba": 35, "celeba_test": 10, "celeba_calibration": 5}
+    assert not set(HELD_OUT_SPLITS) & {s for splits in TRAINING_SPLITS.values() for s in splits}
+
+
+def test_the_committed_cache_keeps_held_out_people_out_of_training(smoke_cache):
+    from training.manifest import HELD_OUT_SPLITS
+
+    rows = read_manifest(smoke_cache / "manifest.csv")
+    held_out = {r["identity"] for r in rows if r["split"] in HELD_OUT_SPLITS}
+    for use in ("pretrain", "finetune", "finetune+celeba"):
+        assert not held_out & {r["identity"] for r in training_rows(smoke_cache, use)}

@@ -1,0 +1,53 @@
+"""Guards for training a pretrained network: frozen blocks, frozen statistics, the anchor,
+weight imprinting."""
+import torch
+
+from finetune.losses import ArcFace
+from finetune.train import imprint
+from model.backbone import BackboneConfig, FaceBackbone
+from training.transfer import WeightAnchor, frozen_prefix, set_train_mode
+
+
+def small_backbone() -> FaceBackbone:
+    return FaceBackbone(BackboneConfig(embedding_dim=16))
+
+
+def test_frozen_prefix_gets_no_gradient_and_keeps_its_statistics():
+    backbone = small_backbone()
+    frozen = frozen_prefix(backbone, 3)
+    set_train_mode(backbone, frozen, freeze_bn_stats=False)
+    before = [m.running_mean.clone() for f in frozen for m in f.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    backbone(torch.randn(4, 3, 112, 112)).sum().backward()
+    assert all(p.grad is None for f in frozen for p in f.parameters())
+    assert all(p.grad is not None for p in backbone.output.parameters())
+    after = [m.running_mean for f in frozen for m in f.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert all(torch.equal(a, b) for a, b in zip(before, after))
+
+
+def test_freeze_bn_stats_puts_every_batch_norm_in_eval_mode():
+    backbone = small_backbone()
+    set_train_mode(backbone, [], freeze_bn_stats=True)
+    norms = [m for m in backbone.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    assert norms and not any(m.training for m in norms)
+    assert backbone.output[1].training  # dropout still trains
+
+
+def test_anchor_is_zero_at_the_start_and_grows_with_distance():
+    backbone = small_backbone()
+    anchor = WeightAnchor(backbone, 0.5)
+    assert anchor().item() == 0.0
+    with torch.no_grad():
+        backbone.output[3].bias += 1.0
+    assert anchor().item() == 0.5 * 16
+
+
+def test_imprinting_starts_each_class_at_its_first_embeddings_once():
+    head = ArcFace(4, classes=3)
+    seen = torch.zeros(3, dtype=torch.bool)
+    embeddings = torch.tensor([[2.0, 0, 0, 0], [0, 0, 3.0, 0], [0, 0, 1.0, 0]])
+    imprint(head, embeddings, torch.tensor([0, 2, 2]), seen)
+    assert torch.allclose(head.weight[0], torch.tensor([1.0, 0, 0, 0]))
+    assert torch.allclose(head.weight[2], torch.tensor([0, 0, 1.0, 0]))
+    assert seen.tolist() == [True, False, True]
+    imprint(head, torch.tensor([[0, 1.0, 0, 0]]), torch.tensor([0]), seen)
+    assert torch.allclose(head.weight[0], torch.tensor([1.0, 0, 0, 0]))  # not re-imprinted

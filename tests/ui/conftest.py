@@ -1,0 +1,63 @@
+"""The page (python -m ui, as `make ui` runs it) against the session's real TorchServe, on a
+free port; test photos from scikit-image, or the LFW sample set when the data is there."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.conftest import DATA_DIR, HAS_DATA, REPO, free_ports
+
+START_TIMEOUT = 90
+
+
+@pytest.fixture(scope="session")
+def example_photos(tmp_path_factory) -> dict[str, Path]:
+    """reference.jpg (astronaut), group.jpg (astronaut + cameraman), other.jpg, cat.jpg, and
+    broken.jpg: a text file named like a photo."""
+    folder = tmp_path_factory.mktemp("ui_photos")
+    subprocess.run([sys.executable, "scripts/example_photos.py", str(folder)], cwd=REPO, check=True,
+                   capture_output=True)
+    (folder / "broken.jpg").write_text("this is not a photo\n")
+    return {p.name: p for p in folder.iterdir()}
+
+
+@pytest.fixture(scope="session")
+def ui_app(torchserve_server, tmp_path_factory):
+    """The running page: `.url`, plus the server it talks to."""
+    port = free_ports(1)[0]
+    log = tmp_path_factory.mktemp("ui") / "ui.log"
+    env = {**os.environ, "DATA_DIR": str(DATA_DIR), "GRADIO_ANALYTICS_ENABLED": "False"}
+    env.pop("FACE_UI_PASSWORD", None)
+    with open(log, "w") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "ui", "--port", str(port), "--url", torchserve_server.base_url,
+             "--key-file", str(torchserve_server.workdir / "key_file.json"),
+             "--gallery", str(tmp_path_factory.mktemp("gallery") / "store")],
+            cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    started = time.monotonic()
+    try:
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"python -m ui exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+            try:
+                if requests.get(url, timeout=2).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            if time.monotonic() - started > START_TIMEOUT:
+                pytest.fail(f"the page did not come up in {START_TIMEOUT} s:\n{log.read_text()[-3000:]}")
+            time.sleep(0.5)
+        yield type("UiApp", (), {"url": url, "server": torchserve_server, "log": log, "has_data": HAS_DATA})
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()

@@ -1,0 +1,70 @@
+"""Starting from a pretrained face network without forgetting it: which weights a stage
+starts from, which blocks it may change, and a pull back towards where they started.
+
+Guards (each a setting, measured in the ablation):
+- `freeze_blocks`: the first N blocks of `backbone.features` keep their weights;
+- `freeze_bn_stats`: BatchNorm running statistics stay as pretrained (augmented or small
+  batches would otherwise re-estimate them);
+- `anchor`: L2-SP, a penalty anchor * ||w - w_start||^2 on the trainable weights, a pull
+  towards the pretrained solution instead of towards zero.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import torch
+from torch import nn
+
+from model.backbone import BackboneConfig, FaceBackbone
+from model.embedder import load_backbone
+
+
+def start_backbone(params: dict, pretrained: str | None = None) -> FaceBackbone:
+    """init: `random` (params `arch`), `sface` (the converted OpenCV SFace weights),
+    `pretrained` (the file `pretrained`, e.g. the SimCLR stage's output) or a checkpoint path."""
+    init, dropout = str(params["init"]), params.get("dropout", 0.0)
+    if init == "random":
+        return FaceBackbone(BackboneConfig.for_arch(params.get("arch", "mobilenet_v3_small"), params.get("embedding_dim", 256),
+                                                    params.get("input_size", 112), dropout))
+    if init == "sface":
+        from model.sface_convert import convert
+
+        return convert(dropout=dropout)
+    loaded, _ = load_backbone(pretrained if init == "pretrained" else init)
+    backbone = FaceBackbone(replace(loaded.config, dropout=dropout))  # dropout holds no weights
+    backbone.load_state_dict(loaded.state_dict())
+    return backbone
+
+
+def frozen_prefix(backbone: FaceBackbone, blocks: int) -> list[nn.Module]:
+    """Switch off gradients of the first `blocks` feature blocks; returns them."""
+    frozen = list(backbone.features.children())[:blocks]
+    for module in frozen:
+        module.requires_grad_(False)
+    return frozen
+
+
+def set_train_mode(backbone: FaceBackbone, frozen: list[nn.Module], freeze_bn_stats: bool) -> None:
+    """backbone.train(), except frozen blocks (and, if asked, every BatchNorm) stay in eval mode."""
+    backbone.train()
+    for module in frozen:
+        module.eval()
+    if freeze_bn_stats:
+        for module in backbone.modules():
+            if isinstance(module, nn.modules.batchnorm._BatchNorm):
+                module.eval()
+
+
+class WeightAnchor:
+    """L2-SP: strength * sum ||w - w_start||^2 over the trainable parameters."""
+
+    def __init__(self, module: nn.Module, strength: float) -> None:
+        self.strength = strength
+        self.start = {name: p.detach().clone() for name, p in module.named_parameters() if p.requires_grad}
+        self.module = module
+
+    def __call__(self) -> torch.Tensor:
+        if not self.strength:
+            return torch.zeros(())
+        params = dict(self.module.named_parameters())
+        return self.strength * sum((params[name] - start).square().sum() for name, start in self.start.items())

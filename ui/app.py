@@ -1,0 +1,41 @@
+"""The page: a Verify tab (and an Identify tab when the client has a gallery)."""
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import gradio as gr
+
+from client import FaceClient
+from ui.verify_tab import VerifyTab
+
+TITLE = "Face verification"
+# Photos per page request: the client splits them into requests of the server's size.
+MAX_TESTS = 128
+
+
+def open_gallery(client: FaceClient, location: str | None):
+    """The client's gallery of enrolled people (`location`: its folder or URL; None: the
+    client's default), or None where this client has none."""
+    try:
+        from client.gallery import Gallery
+    except ImportError:
+        return None
+    return Gallery(location, client=client)
+
+
+def build_app(client: FaceClient, data_dir: Path | None = None, max_tests: int = MAX_TESTS,
+              gallery: str | None = None) -> gr.Blocks:
+    workdir = Path(tempfile.mkdtemp(prefix="face-ui-"))  # answers and sample copies served back
+    with gr.Blocks(title=TITLE, analytics_enabled=False) as page:
+        gr.Markdown(f"## {TITLE}\nIs the person of the reference photo in each test photo? "
+                    f"Answered by the service at `{client.base_url}`.")
+        with gr.Tab("Verify"):
+            VerifyTab(client, data_dir, max_tests, workdir).build(page)
+        people = open_gallery(client, gallery)
+        if people is not None:
+            from ui.identify_tab import IdentifyTab
+
+            with gr.Tab("Identify"):
+                IdentifyTab(people, max_tests).build(page)
+    return page
