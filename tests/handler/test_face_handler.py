@@ -261,7 +261,8 @@ def test_embed_mode(embed, photo_bytes):
             assert len(face["box"]) == 4 and 0 < face["confidence"] <= 1
             assert len(face["embedding"]) == 256
             assert math.isclose(float(np.linalg.norm(face["embedding"])), 1.0, abs_tol=1e-4)
-    assert embed.one({"image": bytearray(photo_bytes["cat"])}) == ({"model": "face-embed:test-features", "faces": []}, 200)
+    assert embed.one({"image": bytearray(photo_bytes["cat"])}) == (
+        {"model": "face-embed:test-features", "threshold": 0.3, "faces": []}, 200)
 
 
 def test_embed_matches_verify_scores(embed, verify, photo_bytes):

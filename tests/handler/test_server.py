@@ -99,6 +99,9 @@ def test_embed_endpoint(server, photo_bytes):
         dict(data=group, headers={"Content-Type": "application/octet-stream"}),
         dict(json={"image": base64.b64encode(group).decode()}),
     ]
+    from model.embedder import load_backbone
+
+    served_dim = load_backbone(REPO / "weights" / "face_embedder.pt")[0].config.embedding_dim
     for call in calls:
         headers = {**server.auth, **call.pop("headers", {})}
         response = requests.post(url, headers=headers, timeout=120, **call)
@@ -109,7 +112,7 @@ def test_embed_endpoint(server, photo_bytes):
         assert len(payload["faces"]) == 2
         for face in payload["faces"]:
             check_box(face["box"])
-            assert len(face["embedding"]) == 256
+            assert len(face["embedding"]) == served_dim
             assert abs(sum(v * v for v in face["embedding"]) - 1.0) < 1e-3
 
 

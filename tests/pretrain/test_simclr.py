@@ -49,9 +49,10 @@ def test_loss_is_finite_and_falls_over_a_few_steps(face_crops):
 
 
 def test_save_then_resume_restores_weights_and_optimiser(tmp_path):
-    params = {"embedding_dim": 32, "input_size": 112, "projection_dim": 16, "lr": 1e-3, "weight_decay": 1e-4}
+    params = {"init": "random", "arch": "mobilenet_v3_small", "embedding_dim": 32, "input_size": 112,
+              "projection_dim": 16, "lr": 1e-3, "weight_decay": 1e-4}
     torch.manual_seed(0)
-    model, optimizer = build(params)
+    model, optimizer, _, _ = build(params)
     loss = model(torch.randn(4, 3, 112, 112)).square().mean()
     loss.backward()
     optimizer.step()
@@ -59,7 +60,7 @@ def test_save_then_resume_restores_weights_and_optimiser(tmp_path):
     expected_random = torch.rand(3)
 
     torch.manual_seed(123)
-    resumed, resumed_optimizer = build(params)
+    resumed, resumed_optimizer, _, _ = build(params)
     values = load_state(tmp_path / "ckpt.pt", model=resumed, optimizer=resumed_optimizer)
     assert values["step"] == 1
     for a, b in zip(model.state_dict().values(), resumed.state_dict().values()):
