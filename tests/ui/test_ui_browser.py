@@ -1,8 +1,8 @@
 """The page in a real browser: Debian's Chromium, headless, driven by Selenium through
 chromedriver (both from apt; nothing is downloaded). Uploads a reference and test photos,
 ticks the same-person tests, clicks Verify, checks the table against the service's own
-answer and saves a screenshot (reports/ui/verify.png) with the time from click to verdicts
-(reports/ui/browser.json)."""
+answer and saves a screenshot (verify.png) with the time from click to verdicts
+(browser.json) under runs/ui/, or, with FACE_UI_REFRESH=1, the committed reports/ui/."""
 from __future__ import annotations
 
 import json
@@ -22,7 +22,8 @@ pytestmark = pytest.mark.integration
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
-OUT = REPO / "reports" / "ui"
+# A test run leaves the committed example alone unless asked to refresh it.
+OUT = REPO / ("reports" if os.environ.get("FACE_UI_REFRESH") == "1" else "runs") / "ui"
 WAIT = 60
 
 
