@@ -1,4 +1,4 @@
-"""Hardening against the REAL server (issue 8): the bad-input battery over HTTP, the security
+"""Hardening against the REAL server: the bad-input battery over HTTP, the security
 settings as TorchServe 0.12 really applies them, a worker killed mid-request, a stopped and
 restarted server. Uses the session's TorchServe (`torchserve_server`, tests/conftest.py); the
 restart test starts a private one of its own. Skipped without Java.
