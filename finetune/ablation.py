@@ -10,7 +10,6 @@ Writes reports/ablation.json, reports/ablation.md and reports/ablation_roc.png.
 """
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 from pathlib import Path
@@ -21,7 +20,7 @@ import torch
 from finetune.train import run, variant_params
 from model.embedder import FaceEmbedder, load_backbone
 from training.evaluation import evaluate, plot_roc, write_json
-from training.outputs import reports_dir
+from training.outputs import cache_dir as stage_cache_dir, reports_dir, stage_arguments
 from training.params import load_params
 
 LABELS = {
@@ -42,13 +41,9 @@ def read_scores(pairs_csv: Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--smoke", action="store_true")
-    parser.add_argument("--cache-dir")
-    parser.add_argument("--reports", help="where the outputs go (default reports/, smoke: runs/smoke/reports/)")
-    args = parser.parse_args()
+    args = stage_arguments(__doc__.splitlines()[0]).parse_args()
     ablations = load_params("ablations", args.smoke)
-    cache_dir = Path(args.cache_dir or load_params("data", args.smoke)["cache_dir"])
+    cache_dir = stage_cache_dir(args)
     rows, curves = {}, {}
     for variant in ablations["variants"]:
         params = variant_params(args.smoke, variant)

@@ -13,7 +13,6 @@ Writes reports/transfer_ablation.json and reports/transfer_ablation.md.
 """
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
@@ -23,7 +22,7 @@ from finetune.train import run, variant_params
 from model.embedder import FaceEmbedder
 from model.sface_convert import convert
 from training.evaluation import evaluate, write_json
-from training.outputs import reports_dir
+from training.outputs import cache_dir as stage_cache_dir, reports_dir, stage_arguments
 from training.params import load_params
 
 LABELS = {"sface_alone": "(h) SFace alone", "sface_arcface": "(i) SFace + ArcFace",
@@ -45,12 +44,8 @@ def row(metrics: dict, minutes: float, epochs: float) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--smoke", action="store_true")
-    parser.add_argument("--cache-dir")
-    parser.add_argument("--reports", help="where the outputs go (default reports/, smoke: runs/smoke/reports/)")
-    args = parser.parse_args()
-    cache_dir = Path(args.cache_dir or load_params("data", args.smoke)["cache_dir"])
+    args = stage_arguments(__doc__.splitlines()[0]).parse_args()
+    cache_dir = stage_cache_dir(args)
     served = load_params("finetune", args.smoke)
     torch.set_num_threads(served["threads"])
     ablations = load_params("transfer_ablations", args.smoke)
