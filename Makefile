@@ -21,7 +21,7 @@ $(STAMP): requirements.txt requirements-nodeps.txt
 	touch $(STAMP)
 
 data: install
-	$(PYTHON) -m training.face_cache --data-dir $(DATA_DIR)
+	$(PYTHON) -m data.face_cache --data-dir $(DATA_DIR)
 
 # ARGS=--smoke: a tiny run (tests, CI); ARGS=--resume: continue from the last checkpoint.
 pretrain: install
@@ -31,7 +31,7 @@ finetune: install
 	$(PYTHON) -m finetune.train $(ARGS)
 
 evaluate: install
-	$(PYTHON) -m finetune.evaluate $(ARGS)
+	$(PYTHON) -m evaluation.evaluate $(ARGS)
 
 ablation: install
 	$(PYTHON) -m finetune.ablation $(ARGS)
@@ -42,12 +42,12 @@ transfer-ablation: install
 
 # The .mar files are rebuilt only when the weights, handler or model code change.
 MARS := model_store/face-verify.mar model_store/face-embed.mar
-MAR_DEPS := weights/face_embedder.pt $(wildcard model/*.py handler/*.py) handler/model-config.yaml scripts/archive.sh
+MAR_DEPS := weights/face_embedder.pt $(wildcard model/*.py handler/*.py) handler/model-config.yaml archive/archive.sh
 
 archive: install $(MARS)
 
 model_store/%.mar: $(MAR_DEPS) | $(STAMP)
-	VENV=$(VENV) bash scripts/archive.sh $* model_store
+	VENV=$(VENV) bash archive/archive.sh $* model_store
 
 serve: install $(MARS)
 	VENV=$(VENV) bash scripts/serve.sh start
@@ -80,8 +80,8 @@ gallery-eval: serve
 # reports/REPORT.md (+ reports/plots/*.csv for `dvc plots show`) from the run outputs in
 # reports/; a missing one is listed with the command that produces it. ARGS=--smoke: smoke runs.
 report: install
-	$(PYTHON) -m training.plot_data $(ARGS)
-	$(PYTHON) -m training.report $(ARGS)
+	$(PYTHON) -m report.plot_data $(ARGS)
+	$(PYTHON) -m report.report $(ARGS)
 
 # The DVC pipeline (dvc.yaml, the same entry points as the targets above): its graph and
 # which stages are stale. Runs nothing; `$(VENV)/bin/dvc repro` would.

@@ -292,8 +292,8 @@ def accuracy(embedders: dict, cache: Path, stored_threshold: float | None) -> di
     evaluated model; every other is checked to stay within 0.1 point of it."""
     from sklearn.metrics import roc_auc_score
 
-    from training.evaluation import best_threshold
-    from training.manifest import load_crops, read_pairs
+    from evaluation.metrics import best_threshold
+    from data.manifest import load_crops, read_pairs
 
     out: dict = {"stored_threshold": stored_threshold, "tolerance": ACCURACY_TOLERANCE}
     for benchmark, kind in BENCHMARKS.items():
@@ -476,7 +476,7 @@ def calibration_crops(cache: Path, fallback: np.ndarray, count: int = 128) -> np
     import csv
     import random
 
-    from training.manifest import load_crops
+    from data.manifest import load_crops
 
     manifest = cache / "manifest.csv"
     if not manifest.is_file():

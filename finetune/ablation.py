@@ -19,7 +19,7 @@ import torch
 
 from finetune.train import run, variant_params
 from model.embedder import FaceEmbedder, load_backbone
-from training.evaluation import evaluate, plot_roc, write_json
+from evaluation.metrics import evaluate, plot_roc, write_json
 from training.outputs import cache_dir as stage_cache_dir, reports_dir, stage_arguments
 from training.params import load_params
 

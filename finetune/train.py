@@ -6,7 +6,7 @@
 
 A variant (params.yaml `ablations`) overrides init / head / budget for the ablation runs.
 Writes <out>/checkpoint.pt (resumable), <out>/backbone.pt (with the serving threshold in its
-meta: `training.evaluation.calibrate`), <out>/history.json and <out>/curves.png.
+meta: `evaluation.metrics.calibrate`), <out>/history.json and <out>/curves.png.
 """
 from __future__ import annotations
 
@@ -30,8 +30,8 @@ from model.preprocess import crops_to_uint8, normalize
 from training.schedule import progress as schedule_progress, set_lr
 from training.checkpoint import load_state, save_state, seed_everything
 from training.curves import plot_curves
-from training.evaluation import evaluate
-from training.manifest import load_crops, training_rows
+from evaluation.metrics import evaluate
+from data.manifest import load_crops, training_rows
 from training.outputs import reports_dir
 from training.params import load_params
 from training.transfer import WeightAnchor, frozen_prefix, set_train_mode, start_backbone

@@ -21,7 +21,7 @@ import torch
 from finetune.train import run, variant_params
 from model.embedder import FaceEmbedder
 from model.sface_convert import convert
-from training.evaluation import evaluate, write_json
+from evaluation.metrics import evaluate, write_json
 from training.outputs import cache_dir as stage_cache_dir, reports_dir, stage_arguments
 from training.params import load_params
 

@@ -27,8 +27,8 @@ from pretrain.simclr import SimCLR, face_transform
 from training.schedule import progress as schedule_progress, set_lr
 from training.checkpoint import load_state, save_state, seed_everything
 from training.curves import plot_curves
-from training.evaluation import evaluate, write_json
-from training.manifest import load_crops, training_rows
+from evaluation.metrics import evaluate, write_json
+from data.manifest import load_crops, training_rows
 from training.outputs import reports_dir
 from training.params import load_params
 from training.transfer import WeightAnchor, frozen_prefix, set_train_mode, start_backbone

@@ -44,7 +44,7 @@ def data_dir() -> Path:
 @pytest.fixture(scope="session")
 def smoke_cache(data_dir, tmp_path_factory) -> Path:
     """The aligned-face cache built from a few hundred real photos (the smoke subset)."""
-    from training.face_cache import build
+    from data.face_cache import build
     from training.params import load_params
 
     params = load_params("data", smoke=True)
@@ -184,7 +184,7 @@ def torchserve_server(tmp_path_factory):
     store = workdir / "model_store"
     env = {**os.environ, "VENV": str(VENV_BIN.parent)}
     for name in ("face-verify", "face-embed"):  # the command `make archive` runs
-        subprocess.run(["bash", "scripts/archive.sh", name, str(store)], cwd=REPO, env=env,
+        subprocess.run(["bash", "archive/archive.sh", name, str(store)], cwd=REPO, env=env,
                        check=True, capture_output=True)
     ports = free_ports(3)
     config = workdir / "config.properties"

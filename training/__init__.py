@@ -1,2 +1,2 @@
-"""Training-side code shared by the stages: parameters, the aligned-face cache, evaluation.
-The server never imports this package."""
+"""What both training stages share: the time-budgeted loop, checkpoints, the schedule, the
+transfer guards, params.yaml and the output-path rule. The server never imports this package."""

@@ -138,7 +138,7 @@ def make_fresh_clone(dest: Path, data_dir: Path | None = None) -> Path:
 
 
 # ---------------------------------------------------------------------------------------
-# Fake run outputs, shaped like what the stages write (training/face_cache.py,
+# Fake run outputs, shaped like what the stages write (data/face_cache.py,
 # pretrain/train.py, finetune/{train,evaluate,ablation,transfer_ablation}.py, demo/).
 
 def _png(path: Path) -> None:
@@ -169,7 +169,7 @@ def _trials(passed: int, perfect: int, trials: int = 60) -> dict:
 
 
 def _evaluation(accuracy: float) -> dict:
-    """What training.evaluation.evaluate returns: LFW pairsDevTest, calibration, held-out CelebA."""
+    """What evaluation.metrics.evaluate returns: LFW pairsDevTest, calibration, held-out CelebA."""
     return _metrics(accuracy) | {
         "threshold_source": "false-match rate 0.001 on 120000 impostor pairs of 250 held-out people",
         "calibration": {"far": 0.001, "people": 250, "photos": 1900, "impostor_pairs": 120000, "genuine_pairs": 5000,

@@ -75,10 +75,10 @@ def test_stage_commands_are_the_make_targets_entry_points(pipeline):
     assert pipeline.stages["data"]["cmd"].endswith("--data-dir ${data.data_dir}")
     assert re.search(r"^DATA_DIR \?= (\S+)$", (ROOT / "Makefile").read_text(), re.M).group(1) == \
         pipeline.value("data.data_dir")
-    # make archive builds each .mar with `bash scripts/archive.sh <name> model_store`
+    # make archive builds each .mar with `bash archive/archive.sh <name> model_store`
     mars = re.search(r"^MARS := (.*)$", (ROOT / "Makefile").read_text(), re.M).group(1).split()
-    assert recipes["model_store/%.mar"][-1].endswith("bash scripts/archive.sh $* model_store")
-    assert pipeline.commands("archive") == [f"bash scripts/archive.sh {Path(m).stem} model_store" for m in mars]
+    assert recipes["model_store/%.mar"][-1].endswith("bash archive/archive.sh $* model_store")
+    assert pipeline.commands("archive") == [f"bash archive/archive.sh {Path(m).stem} model_store" for m in mars]
     assert sorted(p for p, _, _ in pipeline.outputs("archive")) == sorted(mars)
 
 
@@ -210,7 +210,7 @@ def test_metrics_and_plots_show_read_the_reports(fresh_clone, tmp_path):
     """With run outputs in place (fakes), `dvc metrics show` and `dvc plots show` find them."""
     write_fake_outputs(fresh_clone)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    for module in ("training.plot_data", "training.report"):
+    for module in ("report.plot_data", "report.report"):
         subprocess.run([sys.executable, "-m", module], cwd=fresh_clone, env=env, check=True, capture_output=True)
 
     metrics = json.loads(run_dvc("metrics", "show", "--json", cwd=fresh_clone).stdout)

@@ -52,9 +52,9 @@ def smoke_argv(stage: str, command: str, pipe: Pipeline, work: Path) -> list[str
         if stage in REPORTS_OPTION:  # smoke reports default to runs/smoke/reports;
             extra += ["--reports", "reports"]  # here (a temp dir) they go where dvc.yaml declares them
         return [sys.executable, *argv[1:], "--smoke", *extra]
-    if argv[:2] == ["bash", "scripts/archive.sh"]:  # it cds to the repository: absolute paths
+    if argv[:2] == ["bash", "archive/archive.sh"]:  # it cds to the repository: absolute paths
         name, out = argv[2], argv[3]
-        return ["bash", str(REPO / "scripts/archive.sh"), name, str(work / out), str(work / smoke_weights)]
+        return ["bash", str(REPO / "archive/archive.sh"), name, str(work / out), str(work / smoke_weights)]
     raise AssertionError(f"{stage}: no smoke form known for {command!r}")
 
 

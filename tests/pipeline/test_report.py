@@ -1,4 +1,4 @@
-"""training.report and training.plot_data on fake run outputs (no training, no data)."""
+"""report.report and report.plot_data on fake run outputs (no training, no data)."""
 from __future__ import annotations
 
 import csv
@@ -11,7 +11,7 @@ from pathlib import Path
 
 from pipeline_support import REPO, VARIANTS, write_fake_outputs
 from model import sface
-from training import plot_data, report
+from report import plot_data, report
 
 
 def build(root: Path) -> str:
@@ -130,7 +130,7 @@ def test_make_report_runs_both_scripts_from_a_given_directory(tmp_path):
     """The commands `make report` (and the dvc report stage) run, on fakes, in a temp dir."""
     write_fake_outputs(tmp_path)
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    for module in ("training.plot_data", "training.report"):
+    for module in ("report.plot_data", "report.report"):
         subprocess.run([sys.executable, "-m", module], cwd=tmp_path, env=env, check=True, capture_output=True)
     assert (tmp_path / "reports/REPORT.md").read_text().startswith("# Training report")
     assert sorted(p.name for p in (tmp_path / "reports/plots").iterdir()) == [

@@ -8,7 +8,7 @@ from model.backbone import BackboneConfig, FaceBackbone
 from pretrain.simclr import SimCLR, face_transform
 from pretrain.train import TwoViews, build, epoch_order
 from training.checkpoint import load_state, save_state
-from training.manifest import training_rows
+from data.manifest import training_rows
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """Plot data for `dvc plots show`: the curves and ROC of the committed run as small CSV files
 in reports/plots/ (the training stages write PNGs and JSON shapes DVC cannot plot).
 
-    python -m training.plot_data [--smoke] [--reports R]
+    python -m report.plot_data [--smoke] [--reports R]
 
 pretrain_loss.csv   step, loss, lr               from <pretrain.out>/checkpoint.pt (its history)
 finetune_loss.csv   step, loss, batch_accuracy   from <finetune.out>/history.json
@@ -10,7 +10,7 @@ ablation_roc.csv    false_accept_rate, one true-accept-rate column per variant (
                     from <ablations.out>/<variant>/finetune_pairs.csv
 
 A missing source is skipped and its CSV left as it is (a fresh clone has no runs/).
-`make report` and the dvc `report` stage run this before training.report.
+`make report` and the dvc `report` stage run this before report.report.
 """
 from __future__ import annotations
 

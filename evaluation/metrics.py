@@ -2,7 +2,7 @@
 - LFW View 1: accuracy / ROC AUC / TAR at FAR 1% and 0.1% / EER on pairsDevTest, with the
   serving threshold (fitted for a false-match rate on held-out people) and with the protocol
   threshold (fitted on pairsDevTrain);
-- the held-out CelebA benchmark (`training.heldout`): pairs, and the seed's 1 + 15 trials,
+- the held-out CelebA benchmark (`data.heldout`): pairs, and the seed's 1 + 15 trials,
   plain and composited among other people."""
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ import numpy as np
 from sklearn.metrics import roc_auc_score, roc_curve
 
 from model.embedder import FaceEmbedder
-from training.heldout import TRIALS_FILE, load_heldout
-from training.manifest import load_crops, read_manifest, read_pairs
+from data.heldout import TRIALS_FILE, load_heldout
+from data.manifest import load_crops, read_manifest, read_pairs
 
 DEFAULT_FAR = 0.001
 CALIBRATION_SPLITS = ("calibration", "celeba_calibration")  # people never trained on, not the test people

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Pack one model archive: scripts/archive.sh MODEL_NAME [EXPORT_DIR] [WEIGHTS]
+# Pack one model archive: archive/archive.sh MODEL_NAME [EXPORT_DIR] [WEIGHTS]
 #   MODEL_NAME  face-verify or face-embed (same handler; the name selects the mode)
 #   EXPORT_DIR  where MODEL_NAME.mar goes (default model_store)
 #   WEIGHTS     the checkpoint (default weights/face_embedder.pt)
@@ -9,7 +9,7 @@
 # integration test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-name=${1:?usage: scripts/archive.sh MODEL_NAME [EXPORT_DIR] [WEIGHTS]}
+name=${1:?usage: archive/archive.sh MODEL_NAME [EXPORT_DIR] [WEIGHTS]}
 out=${2:-model_store}
 weights=${3:-weights/face_embedder.pt}
 venv=${VENV:-.venv}

@@ -5,7 +5,7 @@ Writes reports/metrics.json (with a threshold -> false-match / true-match table 
 pair of peopleDevTest photos), reports/roc.png, reports/pairs_predictions.csv and
 reports/predictions_10.json.
 
-    python -m finetune.evaluate [--weights W] [--cache-dir C] [--reports R]
+    python -m evaluation.evaluate [--weights W] [--cache-dir C] [--reports R]
 """
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from model.embedder import FaceEmbedder, load_backbone
-from training.evaluation import DEFAULT_FAR, all_pairs, embed_files, evaluate, write_json
-from training.manifest import read_manifest
+from evaluation.metrics import DEFAULT_FAR, all_pairs, embed_files, evaluate, write_json
+from data.manifest import read_manifest
 from training.outputs import reports_dir
 from training.params import load_params
 

@@ -1,5 +1,5 @@
 """The held-out CelebA benchmark's fixed material, built once by `make data`
-(`training.heldout_build`): the seed protocol's 1 + 15 trials over every held-out identity
+(`data.heldout_build`): the seed protocol's 1 + 15 trials over every held-out identity
 with >= 6 photos, and each trial's test photos composited beside 1-2 photos of other
 held-out people on a cluttered canvas, detected and aligned (every face found), so that
 scoring a model needs no detection.

@@ -1,4 +1,4 @@
-"""Builds the held-out CelebA benchmark's trials and composites (`training.heldout`)."""
+"""Builds the held-out CelebA benchmark's trials and composites (`data.heldout`)."""
 from __future__ import annotations
 
 import json
@@ -9,8 +9,8 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from training.heldout import COMPOSITES_FILE, TRIALS_FILE
-from training.manifest import read_manifest
+from data.heldout import COMPOSITES_FILE, TRIALS_FILE
+from data.manifest import read_manifest
 
 SAME, OTHERS, MIN_PHOTOS = 5, 10, 6
 CANVAS = (800, 1280)  # height, width

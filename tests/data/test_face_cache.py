@@ -4,9 +4,9 @@ from pathlib import Path
 
 import cv2
 
-from training.face_cache import build
+from data.face_cache import build
 from training.params import load_params
-from training.manifest import read_manifest, read_pairs, training_rows
+from data.manifest import read_manifest, read_pairs, training_rows
 
 
 def people(path: Path) -> set[str]:
@@ -72,8 +72,8 @@ def test_rebuilding_reuses_the_cache(smoke_cache, data_dir):
 
 
 def test_held_out_celeba_people_reach_no_training_split():
-    from training.face_cache import Job, hold_out_celeba
-    from training.manifest import HELD_OUT_SPLITS, TRAINING_SPLITS
+    from data.face_cache import Job, hold_out_celeba
+    from data.manifest import HELD_OUT_SPLITS, TRAINING_SPLITS
 
     jobs = [Job("celeba", f"o{i}", f"celeba_{i % 50}", "celeba", f"f{i}") for i in range(500)]
     hold_out_celeba(jobs, test_fraction=0.2, calibration_fraction=0.1, seed=0)
@@ -86,7 +86,7 @@ def test_held_out_celeba_people_reach_no_training_split():
 
 
 def test_the_committed_cache_keeps_held_out_people_out_of_training(smoke_cache):
-    from training.manifest import HELD_OUT_SPLITS
+    from data.manifest import HELD_OUT_SPLITS
 
     rows = read_manifest(smoke_cache / "manifest.csv")
     held_out = {r["identity"] for r in rows if r["split"] in HELD_OUT_SPLITS}

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from training.evaluation import best_threshold, verification_metrics
+from evaluation.metrics import best_threshold, verification_metrics
 
 
 def test_separable_scores_give_perfect_metrics():
@@ -31,7 +31,7 @@ def test_random_scores_are_near_chance():
 
 
 def test_far_threshold_accepts_at_most_the_given_share_of_impostors():
-    from training.evaluation import far_threshold
+    from evaluation.metrics import far_threshold
 
     impostors = np.random.default_rng(1).normal(0, 0.1, 10_000)
     for far in (0.01, 0.001, 0.0001):
@@ -41,7 +41,7 @@ def test_far_threshold_accepts_at_most_the_given_share_of_impostors():
 
 
 def test_all_pairs_lists_every_distinct_pair_once():
-    from training.evaluation import all_pairs
+    from evaluation.metrics import all_pairs
 
     vectors = np.eye(3)
     scores, same = all_pairs(vectors, ["a", "a", "b"])

@@ -5,7 +5,7 @@ LFW: the labelled face is the most central one; CelebA: the largest. Where no fa
 the documented fallback is the centre crop (`model.alignment.center_crop`): the photo is kept,
 counted, and marked `detected=0` in the manifest.
 
-Usage: python -m training.face_cache [--smoke] [--data-dir D] [--cache-dir C]
+Usage: python -m data.face_cache [--smoke] [--data-dir D] [--cache-dir C]
 """
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from pathlib import Path
 import cv2
 from tqdm import tqdm
 
-from training.manifest import MANIFEST_FIELDS, PAIR_FIELDS, read_manifest
+from data.manifest import MANIFEST_FIELDS, PAIR_FIELDS, read_manifest
 from training.params import load_params
 
 _pipeline = None  # one detector per worker process
@@ -223,7 +223,7 @@ def main() -> None:
     report = build(data_dir, cache_dir, params.get("subset_pairs"), params["workers"], params["jpeg_quality"],
                    params["calibration"], params["celeba_holdout"])
     if not params.get("subset_pairs"):  # the smoke cache has too few held-out people for trials
-        from training.heldout_build import build_heldout
+        from data.heldout_build import build_heldout
 
         report["heldout"] = build_heldout(data_dir, cache_dir, params["celeba_holdout"]["seed"])
         (cache_dir / "data_report.json").write_text(json.dumps(report, indent=2))
