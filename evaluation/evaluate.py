@@ -9,7 +9,6 @@ reports/predictions_10.json.
 """
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import random
@@ -20,8 +19,7 @@ import numpy as np
 from model.embedder import FaceEmbedder, load_backbone
 from evaluation.metrics import DEFAULT_FAR, all_pairs, embed_files, evaluate, write_json
 from data.manifest import read_manifest
-from training.outputs import reports_dir
-from training.params import load_params
+from training.outputs import cache_dir as stage_cache_dir, reports_dir, stage_arguments
 
 
 def ten_predictions(pairs_csv: Path, seed: int = 0) -> list[dict]:
@@ -49,13 +47,10 @@ def threshold_table(embedder: FaceEmbedder, cache_dir: Path, thresholds: list[fl
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = stage_arguments(__doc__.splitlines()[0])
     parser.add_argument("--weights", default="weights/face_embedder.pt")
-    parser.add_argument("--cache-dir")
-    parser.add_argument("--reports", help="where the outputs go (default reports/, smoke: runs/smoke/reports/)")
-    parser.add_argument("--smoke", action="store_true")
     args = parser.parse_args()
-    cache_dir = Path(args.cache_dir or load_params("data", args.smoke)["cache_dir"])
+    cache_dir = stage_cache_dir(args)
     reports = reports_dir(args.smoke, args.reports)
     backbone, meta = load_backbone(args.weights)
     embedder = FaceEmbedder(backbone, flip=meta.get("flip", True))

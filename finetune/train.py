@@ -10,7 +10,6 @@ meta: `evaluation.metrics.calibrate`), <out>/history.json and <out>/curves.png.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 import time
@@ -32,7 +31,7 @@ from training.checkpoint import load_state, save_state, seed_everything
 from training.curves import plot_curves
 from evaluation.metrics import evaluate
 from data.manifest import load_crops, training_rows
-from training.outputs import reports_dir
+from training.outputs import cache_dir as stage_cache_dir, experiment_dir, reports_dir, stage_arguments
 from training.params import load_params
 from training.transfer import WeightAnchor, frozen_prefix, set_train_mode, start_backbone
 
@@ -181,7 +180,7 @@ def run(params: dict, cache_dir: Path, out: Path, resume: bool = False) -> dict:
     return summary
 
 
-def export(out: Path, target: Path, summary: dict) -> None:
+def export(out: Path, target: Path, summary: dict, reports: Path) -> None:
     """The fine-tuned backbone becomes the served model: weights, calibrated threshold and
     a version string in the checkpoint, its figures in reports/."""
     backbone, meta = load_backbone(out / "backbone.pt")
@@ -190,7 +189,6 @@ def export(out: Path, target: Path, summary: dict) -> None:
     version = f"{arch}-{stages}-{time.strftime('%Y%m%d')}"
     save_checkpoint(target, backbone, threshold=meta["threshold"], version=version, flip=meta.get("flip", True),
                     threshold_far=summary["params"]["target_far"], metrics=meta["metrics"], source=str(out / "backbone.pt"))
-    reports = reports_dir(smoke=False)
     shutil.copy(out / "curves.png", reports / "finetune_curves.png")
     (reports / "finetune.json").write_text(json.dumps(summary | {"command": "make finetune"}, indent=2) + "\n")
     print(f"exported {target} (version {version}, threshold {meta['threshold']:.4f})")
@@ -226,15 +224,13 @@ def experiment_defaults(pairs: list[str]) -> dict:
     """An experiment (any --set) neither exports nor writes over runs/finetune unless told to."""
     if not pairs:
         return {}
-    return {"export": None, "out": "runs/experiments/" + "_".join(p.replace("=", "-") for p in sorted(pairs))}
+    return {"export": None, "out": str(experiment_dir("_".join(p.replace("=", "-") for p in sorted(pairs))))}
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--smoke", action="store_true", help="tiny run for tests and CI")
+    parser = stage_arguments(__doc__.splitlines()[0])
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--variant", help="an ablation variant from params.yaml")
-    parser.add_argument("--cache-dir")
     parser.add_argument("--init", help="override the initial backbone (a backbone.pt or 'random')")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="an experiment: override a finetune parameter (YAML value), e.g. --set min_photos=1; "
@@ -244,10 +240,9 @@ def main() -> None:
     if args.init:
         params["init"] = args.init
     torch.set_num_threads(params["threads"])
-    cache_dir = Path(args.cache_dir or load_params("data", args.smoke)["cache_dir"])
-    summary = run(params, cache_dir, Path(params["out"]), args.resume)
+    summary = run(params, stage_cache_dir(args), Path(params["out"]), args.resume)
     if params.get("export") and not args.variant:
-        export(Path(params["out"]), Path(params["export"]), summary)
+        export(Path(params["out"]), Path(params["export"]), summary, reports_dir(args.smoke, args.reports))
     print(json.dumps(summary["pairsDevTest"], indent=2))
 
 

@@ -9,7 +9,6 @@ reports/pretrain.json (SSL-only verification accuracy on pairsDevTest, before an
 """
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 import time
@@ -29,7 +28,7 @@ from training.checkpoint import load_state, save_state, seed_everything
 from training.curves import plot_curves
 from evaluation.metrics import evaluate, write_json
 from data.manifest import load_crops, training_rows
-from training.outputs import reports_dir
+from training.outputs import cache_dir as stage_cache_dir, reports_dir, stage_arguments
 from training.params import load_params
 from training.transfer import WeightAnchor, frozen_prefix, set_train_mode, start_backbone
 
@@ -135,14 +134,11 @@ def train(params: dict, cache_dir: Path, resume: bool) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--smoke", action="store_true", help="tiny run for tests and CI")
+    parser = stage_arguments(__doc__.splitlines()[0])
     parser.add_argument("--resume", action="store_true", help="continue from <out>/checkpoint.pt")
-    parser.add_argument("--cache-dir", help="face cache (default: params.yaml data.cache_dir)")
-    parser.add_argument("--reports", help="where the outputs go (default reports/, smoke: runs/smoke/reports/)")
     args = parser.parse_args()
     params = load_params("pretrain", args.smoke)
-    cache_dir = Path(args.cache_dir or load_params("data", args.smoke)["cache_dir"])
+    cache_dir = stage_cache_dir(args)
     torch.set_num_threads(params.get("threads", 2))
     result = train(params, cache_dir, args.resume)
     model, history = result.pop("model"), result.pop("history")

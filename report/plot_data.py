@@ -14,13 +14,13 @@ A missing source is skipped and its CSV left as it is (a fresh clone has no runs
 """
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 from pathlib import Path
 
 import numpy as np
 
+from training.outputs import reports_dir, stage_arguments
 from training.params import load_params
 
 ABLATION_EXTRA = ["simclr_only"]  # finetune.ablation evaluates the SimCLR backbone as a 4th row
@@ -102,12 +102,11 @@ def export(reports: Path, smoke: bool = False) -> dict[str, str]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--smoke", action="store_true", help="read the smoke runs (runs/smoke/...)")
-    parser.add_argument("--reports", default="reports")
+    parser = stage_arguments(__doc__.splitlines()[0])
     args = parser.parse_args()
-    for name, what in export(Path(args.reports), args.smoke).items():
-        print(f"{Path(args.reports) / 'plots' / name}: {what}")
+    reports = reports_dir(args.smoke, args.reports)
+    for name, what in export(reports, args.smoke).items():
+        print(f"{reports / 'plots' / name}: {what}")
 
 
 if __name__ == "__main__":

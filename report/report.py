@@ -10,11 +10,11 @@ same run gives the same file.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 from pathlib import Path
 
+from training.outputs import cache_dir as stage_cache_dir, reports_dir, stage_arguments
 from training.params import load_params
 
 # What writes each input, when the file does not say itself (its "command" key wins).
@@ -471,15 +471,12 @@ def build(reports: Path, out: Path, cache_dir: Path | None = None) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--smoke", action="store_true", help="the smoke face cache (params data.smoke)")
-    parser.add_argument("--reports", default="reports")
-    parser.add_argument("--cache-dir", help="face cache whose data_report.json is copied (default: params)")
+    parser = stage_arguments(__doc__.splitlines()[0])
     parser.add_argument("--out", help="default: <reports>/REPORT.md")
     args = parser.parse_args()
-    reports = Path(args.reports)
+    reports = reports_dir(args.smoke, args.reports)
     out = Path(args.out) if args.out else reports / "REPORT.md"
-    build(reports, out, Path(args.cache_dir or load_params("data", args.smoke)["cache_dir"]))
+    build(reports, out, stage_cache_dir(args))
     print(f"wrote {out}")
 
 

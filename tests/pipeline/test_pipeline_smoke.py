@@ -27,7 +27,6 @@ ORDER = ["data", "pretrain", "finetune", "evaluate", "ablation", "transfer_ablat
 EXPORT_ONLY = {"reports/finetune.json", "reports/finetune_curves.png"}
 # Written only for the full cache: the smoke subset has too few held-out CelebA people for trials.
 FULL_CACHE_ONLY = {"heldout_trials.json", "heldout_composites.npz"}
-REPORTS_OPTION = {"pretrain", "evaluate", "ablation", "transfer_ablation"}  # stages taking --reports
 
 
 def skipped(path: str | None) -> bool:
@@ -49,8 +48,9 @@ def smoke_argv(stage: str, command: str, pipe: Pipeline, work: Path) -> list[str
     smoke_weights = str(Path(pipe.value("finetune.out")) / "backbone.pt")
     if argv[0] == ".venv/bin/python":  # this venv's interpreter, the same module, --smoke
         extra = ["--weights", smoke_weights] if stage == "evaluate" else []  # the served weights stay out
-        if stage in REPORTS_OPTION:  # smoke reports default to runs/smoke/reports;
-            extra += ["--reports", "reports"]  # here (a temp dir) they go where dvc.yaml declares them
+        # smoke reports default to runs/smoke/reports (training/outputs.py); here (a temp dir)
+        # they go where dvc.yaml declares them
+        extra += ["--reports", "reports"]
         return [sys.executable, *argv[1:], "--smoke", *extra]
     if argv[:2] == ["bash", "archive/archive.sh"]:  # it cds to the repository: absolute paths
         name, out = argv[2], argv[3]
@@ -66,6 +66,7 @@ def test_every_stage_command_runs_on_the_smoke_subset(data_dir, tmp_path):
     env = {**os.environ, "PYTHONPATH": str(REPO), "DATA_DIR": str(data_dir), "MPLBACKEND": "Agg",
            "VENV": str(Path(sys.executable).parent.parent)}
     served = REPO / "weights/face_embedder.pt"
+    committed_before = {p: sha256(p) for p in (REPO / "reports").rglob("*") if p.is_file()}
     served_before = sha256(served)
     produced: dict[str, str] = {}
     seconds = {}
@@ -108,6 +109,7 @@ def test_every_stage_command_runs_on_the_smoke_subset(data_dir, tmp_path):
     transfer = json.loads((work / "reports/transfer_ablation.json").read_text())
     assert list(transfer["results"]) == ["sface_alone", "sface_arcface", "sface_simclr_arcface"]
     report = (work / "reports/REPORT.md").read_text()
+    assert {p: sha256(p) for p in (REPO / "reports").rglob("*") if p.is_file()} == committed_before
     assert "**Served model" in report and "| (a) SimCLR + ArcFace |" in report and "| (h) SFace alone" in report
     assert sorted(p.name for p in (work / "reports/plots").iterdir()) == [
         "ablation_roc.csv", "finetune_loss.csv", "pretrain_loss.csv", "roc.csv"]
