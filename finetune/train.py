@@ -19,18 +19,18 @@ from pathlib import Path
 import numpy as np
 import torch
 import yaml
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 from torchvision.transforms import v2
 from tqdm import tqdm
 
 from finetune.losses import build_head
 from model.embedder import FaceEmbedder, load_backbone, save_checkpoint
 from model.preprocess import crops_to_uint8, normalize
-from training.schedule import progress as schedule_progress, set_lr
-from training.checkpoint import load_state, save_state, seed_everything
+from training.checkpoint import seed_everything
 from training.curves import plot_curves
 from evaluation.metrics import evaluate
 from data.manifest import load_crops, training_rows
+from training.loop import train_loop
 from training.outputs import cache_dir as stage_cache_dir, experiment_dir, reports_dir, stage_arguments
 from training.params import load_params
 from training.transfer import WeightAnchor, frozen_prefix, set_train_mode, start_backbone
@@ -84,11 +84,7 @@ def train(params: dict, cache_dir: Path, out: Path, resume: bool) -> dict:
     rows, labels, classes = identities(training_rows(cache_dir, params["classes"]), params["min_photos"])
     dataset = LabelledFaces(load_crops(cache_dir, [r["file"] for r in rows]), labels,
                             color_jitter=params["color_jitter"], grayscale=params["grayscale"])
-    batch = min(params["batch_size"], len(dataset))
-    steps_per_epoch = len(dataset) // batch
-    total_steps = params["epochs"] * steps_per_epoch
-    if params.get("max_steps"):
-        total_steps = min(total_steps, params["max_steps"])
+    steps_per_epoch = len(dataset) // min(params["batch_size"], len(dataset))
 
     backbone = start_backbone(params, params["pretrained"])
     frozen = frozen_prefix(backbone, params["freeze_blocks"])
@@ -100,63 +96,35 @@ def train(params: dict, cache_dir: Path, out: Path, resume: bool) -> dict:
         {"params": list(head.parameters()), "scale": params["head_lr_scale"]}],
         lr=params["lr"], weight_decay=params["weight_decay"])
     margin_warmup = params["margin_warmup_epochs"] * steps_per_epoch
-    state = {"step": 0, "history": [], "evals": [], "seconds": 0.0, "imprinted": torch.zeros(classes, dtype=torch.bool)}
-    checkpoint = out / "checkpoint.pt"
-    if resume and checkpoint.exists():
-        state = load_state(checkpoint, model=model, optimizer=optimizer)
-        print(f"resumed at step {state['step']}/{total_steps}")
 
-    def save() -> None:
-        save_state(checkpoint, model=model, optimizer=optimizer, step=state["step"], history=state["history"],
-                   evals=state["evals"], seconds=state["seconds"], imprinted=state["imprinted"])
+    def step(batch: tuple, lr: float, state: dict):
+        images, targets = batch
+        if hasattr(head, "margin"):  # margin warm-up: softmax first, then the full margin
+            head.margin = params["margin"] * min(1.0, state["step"] / max(1, margin_warmup))
+        embeddings = backbone(images.contiguous(memory_format=torch.channels_last))
+        if params["imprint"]:
+            imprint(head, embeddings, targets, state["imprinted"])
+        loss, logits = head(embeddings, targets)
+        loss = loss + anchor()
+        accuracy = (logits.argmax(1) == targets).float().mean().item()
+        return loss, (loss.item(), accuracy), {"loss": f"{loss.item():.3f}", "acc": f"{accuracy:.2f}"}
 
-    started, last_save = time.time() - state["seconds"], time.time()
-    max_seconds = params["max_minutes"] * 60
-
-    def fraction() -> float:
-        return schedule_progress(state["step"], total_steps, time.time() - started, max_seconds)
-    progress = tqdm(total=total_steps, initial=state["step"], desc=f"finetune {params['head']}", unit="step")
-    while fraction() < 1.0:
-        epoch, offset = divmod(state["step"], steps_per_epoch)
-        generator = torch.Generator().manual_seed(params["seed"] * 1000 + epoch)
-        order = torch.randperm(len(dataset), generator=generator).tolist()[offset * batch : steps_per_epoch * batch]
-        loader = DataLoader(dataset, batch_size=batch, sampler=order, num_workers=params["workers"], drop_last=True)
-        set_train_mode(backbone, frozen, params["freeze_bn_stats"])
-        for images, targets in loader:
-            tick = time.time()
-            lr = set_lr(optimizer, params["lr"], fraction())
-            if hasattr(head, "margin"):  # margin warm-up: softmax first, then the full margin
-                head.margin = params["margin"] * min(1.0, state["step"] / max(1, margin_warmup))
-            embeddings = backbone(images.contiguous(memory_format=torch.channels_last))
-            if params["imprint"]:
-                imprint(head, embeddings, targets, state["imprinted"])
-            loss, logits = head(embeddings, targets)
-            loss = loss + anchor()
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            state["step"] += 1
-            state["seconds"] = time.time() - started
-            accuracy = (logits.argmax(1) == targets).float().mean().item()
-            state["history"].append((state["step"], loss.item(), accuracy))
-            progress.set_postfix(epoch=epoch, loss=f"{loss.item():.3f}", acc=f"{accuracy:.2f}",
-                                 img_s=f"{batch / max(1e-6, time.time() - tick):.0f}")
-            progress.update()
-            if time.time() - last_save > params["checkpoint_minutes"] * 60:
-                save()
-                last_save = time.time()
-            if fraction() >= 1.0:
-                break
+    def after_epoch(state: dict, steps_per_epoch: int) -> None:
+        """Every `eval_every` finished epochs: the protocol (pairsDevTrain) accuracy, for the curves."""
         finished_epoch = state["step"] % steps_per_epoch == 0
         if finished_epoch and params["eval_every"] and (state["step"] // steps_per_epoch) % params["eval_every"] == 0:
             metrics = evaluate(FaceEmbedder(backbone.eval(), flip=params["flip"]), cache_dir)
             state["evals"].append((state["step"] // steps_per_epoch, metrics["threshold_pairs_accuracy"]))
             tqdm.write(f"epoch {state['step'] // steps_per_epoch}: pairsDevTrain accuracy {metrics['threshold_pairs_accuracy']:.4f}")
-    progress.close()
-    save()
+
+    state = train_loop(params, dataset, model, optimizer, step, out / "checkpoint.pt", resume,
+                       f"finetune {params['head']}",
+                       state={"evals": [], "imprinted": torch.zeros(classes, dtype=torch.bool)},
+                       train_mode=lambda: set_train_mode(backbone, frozen, params["freeze_bn_stats"]),
+                       after_epoch=after_epoch)
     return {"backbone": backbone.eval(), "classes": classes, "photos": len(dataset), "steps": state["step"],
             "epochs": round(state["step"] / steps_per_epoch, 2), "seconds": round(state["seconds"]),
-            "images_per_second": round(batch * state["step"] / max(1.0, state["seconds"]), 1),
+            "images_per_second": round(state["batch"] * state["step"] / max(1.0, state["seconds"]), 1),
             "history": state["history"], "evals": state["evals"]}
 
 

@@ -11,23 +11,21 @@ from __future__ import annotations
 
 import json
 import shutil
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
 from lightly.loss import NTXentLoss
 from PIL import Image
-from torch.utils.data import DataLoader, Dataset
-from tqdm import tqdm
+from torch.utils.data import Dataset
 
 from model.embedder import FaceEmbedder, save_checkpoint
 from pretrain.simclr import SimCLR, face_transform
-from training.schedule import progress as schedule_progress, set_lr
-from training.checkpoint import load_state, save_state, seed_everything
+from training.checkpoint import seed_everything
 from training.curves import plot_curves
 from evaluation.metrics import evaluate, write_json
 from data.manifest import load_crops, training_rows
+from training.loop import train_loop
 from training.outputs import cache_dir as stage_cache_dir, reports_dir, stage_arguments
 from training.params import load_params
 from training.transfer import WeightAnchor, frozen_prefix, set_train_mode, start_backbone
@@ -47,12 +45,6 @@ class TwoViews(Dataset):
         return view_a, view_b
 
 
-def epoch_order(size: int, seed: int, epoch: int) -> list[int]:
-    """The same shuffled order for an epoch whether or not the run was resumed."""
-    generator = torch.Generator().manual_seed(seed * 1000 + epoch)
-    return torch.randperm(size, generator=generator).tolist()
-
-
 def build(params: dict) -> tuple[SimCLR, torch.optim.Optimizer, list, WeightAnchor]:
     backbone = start_backbone(params)
     frozen = frozen_prefix(backbone, params.get("freeze_blocks", 0))
@@ -70,66 +62,29 @@ def train(params: dict, cache_dir: Path, resume: bool) -> dict:
     rows = training_rows(cache_dir, "pretrain")
     crops = load_crops(cache_dir, [r["file"] for r in rows])
     dataset = TwoViews(crops, face_transform(params["input_size"]))
-    batch = min(params["batch_size"], len(dataset))
-    steps_per_epoch = len(dataset) // batch
-    total_steps = params["epochs"] * steps_per_epoch
-    if params.get("max_steps"):
-        total_steps = min(total_steps, params["max_steps"])
 
     model, optimizer, frozen, anchor = build(params)
     model.to(memory_format=torch.channels_last)  # about twice as fast on CPU
     criterion = NTXentLoss(temperature=params["temperature"])
-    state = {"step": 0, "history": [], "seconds": 0.0}
-    checkpoint = out / "checkpoint.pt"
-    if resume and checkpoint.exists():
-        state = load_state(checkpoint, model=model, optimizer=optimizer)
-        print(f"resumed at step {state['step']}/{total_steps}")
 
-    def save() -> None:
-        save_state(checkpoint, model=model, optimizer=optimizer, step=state["step"],
-                   history=state["history"], seconds=state["seconds"])
+    def train_mode() -> None:
+        set_train_mode(model.backbone, frozen, params.get("freeze_bn_stats", False))
+        model.projection_head.train()
 
-    set_train_mode(model.backbone, frozen, params.get("freeze_bn_stats", False))
-    model.projection_head.train()
-    started, last_save = time.time() - state["seconds"], time.time()
-    max_seconds = params["max_minutes"] * 60
+    def step(views: tuple, lr: float, state: dict):
+        view_a, view_b = (v.contiguous(memory_format=torch.channels_last) for v in views)
+        contrastive = criterion(model(view_a), model(view_b))
+        loss = contrastive + anchor()
+        return loss, (contrastive.item(), lr), {"loss": f"{contrastive.item():.3f}",
+                                               "anchor": f"{loss.item() - contrastive.item():.4f}"}
 
-    def fraction() -> float:
-        return schedule_progress(state["step"], total_steps, time.time() - started, max_seconds)
-    progress = tqdm(total=total_steps, initial=state["step"], desc="simclr", unit="step")
-    while fraction() < 1.0:
-        epoch, offset = divmod(state["step"], steps_per_epoch)
-        order = epoch_order(len(dataset), params["seed"], epoch)[offset * batch : steps_per_epoch * batch]
-        loader = DataLoader(dataset, batch_size=batch, sampler=order, num_workers=params.get("workers", 1),
-                            drop_last=True, persistent_workers=False)
-        for view_a, view_b in loader:
-            tick = time.time()
-            lr = set_lr(optimizer, params["lr"], fraction())
-            view_a, view_b = (v.contiguous(memory_format=torch.channels_last) for v in (view_a, view_b))
-            contrastive = criterion(model(view_a), model(view_b))
-            loss = contrastive + anchor()
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            state["step"] += 1
-            state["seconds"] = time.time() - started
-            rate = 2 * batch / max(1e-6, time.time() - tick)
-            state["history"].append((state["step"], contrastive.item(), lr))
-            progress.set_postfix(epoch=epoch, loss=f"{contrastive.item():.3f}", anchor=f"{loss.item() - contrastive.item():.4f}",
-                                 img_s=f"{rate:.0f}")
-            progress.update()
-            if time.time() - last_save > params["checkpoint_minutes"] * 60:
-                save()
-                last_save = time.time()
-            if fraction() >= 1.0:
-                break
-    progress.close()
-    save()
+    state = train_loop(params, dataset, model, optimizer, step, out / "checkpoint.pt", resume, "simclr",
+                       train_mode=train_mode, images_per_sample=2)
     save_checkpoint(out / "backbone.pt", model.backbone.eval(), stage="simclr", init=str(params["init"]),
                     steps=state["step"], seconds=round(state["seconds"]))
-    return {"steps": state["step"], "epochs": round(state["step"] / steps_per_epoch, 2),
+    return {"steps": state["step"], "epochs": round(state["step"] / state["steps_per_epoch"], 2),
             "photos": len(dataset), "seconds": round(state["seconds"]),
-            "images_per_second": round(2 * batch * state["step"] / max(1.0, state["seconds"]), 1),
+            "images_per_second": round(2 * state["batch"] * state["step"] / max(1.0, state["seconds"]), 1),
             "history": state["history"], "model": model}
 
 

@@ -6,7 +6,7 @@ from PIL import Image
 
 from model.backbone import BackboneConfig, FaceBackbone
 from pretrain.simclr import SimCLR, face_transform
-from pretrain.train import TwoViews, build, epoch_order
+from pretrain.train import TwoViews, build
 from training.checkpoint import load_state, save_state
 from data.manifest import training_rows
 
@@ -68,12 +68,6 @@ def test_save_then_resume_restores_weights_and_optimiser(tmp_path):
     for a, b in zip(optimizer.state_dict()["state"].values(), resumed_optimizer.state_dict()["state"].values()):
         assert all(torch.equal(a[k], b[k]) for k in a)
     assert torch.equal(torch.rand(3), expected_random)  # the RNG continues where it was saved
-
-
-def test_epoch_order_is_reproducible_and_a_permutation():
-    assert epoch_order(50, 0, 3) == epoch_order(50, 0, 3)
-    assert sorted(epoch_order(50, 0, 3)) == list(range(50))
-    assert epoch_order(50, 0, 3) != epoch_order(50, 0, 4)
 
 
 def test_no_devtest_person_reaches_the_pretraining_loader(smoke_cache, data_dir):
