@@ -293,11 +293,11 @@ def accuracy(embedders: dict, cache: Path, stored_threshold: float | None) -> di
     from sklearn.metrics import roc_auc_score
 
     from evaluation.metrics import best_threshold
-    from data.manifest import load_crops, read_pairs
+    from data.manifest import load_crops, pairs_file, read_pairs
 
     out: dict = {"stored_threshold": stored_threshold, "tolerance": ACCURACY_TOLERANCE}
     for benchmark, kind in BENCHMARKS.items():
-        if not (cache / f"pairs_{kind}.csv").is_file():
+        if not pairs_file(cache, kind).is_file():
             out[benchmark] = {"skipped": f"no face cache at {cache} (pairs_{kind}.csv): run `make data`"}
             continue
         pairs = read_pairs(cache, kind)

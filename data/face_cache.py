@@ -108,7 +108,7 @@ def plan_jobs(data_dir: Path, subset_pairs: int | None = None, calibration: dict
     overlap = set(train_people) & set(test_people)
     if overlap:
         raise ValueError(f"peopleDevTrain and peopleDevTest share {len(overlap)} people")
-    pairs = {"threshold": _pairs(lfw / "pairsDevTrain.txt"), "test": _pairs(lfw / "pairsDevTest.txt")}
+    pairs = {"protocol": _pairs(lfw / "pairsDevTrain.txt"), "test": _pairs(lfw / "pairsDevTest.txt")}
     celeba = [line.split() for line in (data_dir / "celeba" / "identity_CelebA.txt").read_text().splitlines() if line.strip()]
 
     photos: list[tuple[str, int]]

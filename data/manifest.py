@@ -36,9 +36,23 @@ def training_rows(cache_dir: str | Path, use: str) -> list[dict]:
     return rows
 
 
+PAIR_KINDS = ("protocol", "calibration", "test")
+OLD_PAIR_FILES = {"protocol": "pairs_threshold.csv"}  # caches built before the rename
+
+
+def pairs_file(cache_dir: str | Path, kind: str) -> Path:
+    """<cache>/pairs_<kind>.csv (the name the data stage writes; an older cache's name if only that exists)."""
+    path = Path(cache_dir) / f"pairs_{kind}.csv"
+    if not path.exists() and kind in OLD_PAIR_FILES and (Path(cache_dir) / OLD_PAIR_FILES[kind]).exists():
+        return Path(cache_dir) / OLD_PAIR_FILES[kind]
+    return path
+
+
 def read_pairs(cache_dir: str | Path, kind: str) -> list[tuple[str, str, int]]:
-    """kind: `threshold` (pairsDevTrain), `calibration` (held-out people) or `test` (pairsDevTest)."""
-    with open(Path(cache_dir) / f"pairs_{kind}.csv", newline="") as handle:
+    """The face cache's pair list (photo a, photo b, same). kind: `protocol` (LFW pairsDevTrain: only
+    the View 1 protocol threshold is fitted there), `calibration` (the held-out calibration people:
+    the serving threshold) or `test` (pairsDevTest)."""
+    with open(pairs_file(cache_dir, kind), newline="") as handle:
         return [(r["file_a"], r["file_b"], int(r["same"])) for r in csv.DictReader(handle)]
 
 

@@ -137,7 +137,7 @@ def evaluate(embedder: FaceEmbedder, cache_dir: str | Path, out_dir: str | Path 
     test_pairs = read_pairs(cache_dir, "test")
     same = np.array([p[2] for p in test_pairs], dtype=bool)
     test_scores = pair_scores(embedder, cache_dir, test_pairs)
-    protocol_pairs = read_pairs(cache_dir, "threshold")
+    protocol_pairs = read_pairs(cache_dir, "protocol")
     protocol_same = np.array([p[2] for p in protocol_pairs], dtype=bool)
     protocol_scores = pair_scores(embedder, cache_dir, protocol_pairs)
     protocol = best_threshold(protocol_scores, protocol_same)

@@ -129,7 +129,8 @@ def train(params: dict, cache_dir: Path, out: Path, resume: bool) -> dict:
 
 
 def run(params: dict, cache_dir: Path, out: Path, resume: bool = False) -> dict:
-    """Train, evaluate (threshold from pairsDevTrain, figures on pairsDevTest), save."""
+    """Train, evaluate (the serving threshold fitted for `target_far` on the held-out calibration
+    people, figures on pairsDevTest; pairsDevTrain gives only the protocol threshold), save."""
     result = train(params, cache_dir, out, resume)
     backbone, history, evals = result.pop("backbone"), result.pop("history"), result.pop("evals")
     metrics = evaluate(FaceEmbedder(backbone, flip=params["flip"]), cache_dir, out_dir=out, name="finetune",

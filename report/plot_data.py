@@ -35,7 +35,8 @@ def write_csv(path: Path, header: list[str], rows) -> None:
         writer.writerows(rows)
 
 
-def read_pairs(path: Path) -> tuple[np.ndarray, np.ndarray]:
+def read_predictions(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Scores and truths of a per-pair predictions CSV a stage wrote (file_a, file_b, same, score, ...)."""
     with open(path, newline="") as handle:
         rows = list(csv.DictReader(handle))
     return np.array([float(r["score"]) for r in rows]), np.array([r["same"] == "1" for r in rows])
@@ -76,7 +77,7 @@ def export(reports: Path, smoke: bool = False) -> dict[str, str]:
 
     predictions = reports / "pairs_predictions.csv"
     if predictions.exists():
-        far, tar, thresholds = roc(*read_pairs(predictions))
+        far, tar, thresholds = roc(*read_predictions(predictions))
         thresholds = np.minimum(thresholds, 1.0)  # sklearn's first threshold is +inf
         write_csv(plots / "roc.csv", ["false_accept_rate", "true_accept_rate", "threshold"],
                   [(f"{f:.5f}", f"{t:.5f}", f"{th:.5f}") for f, t, th in zip(far, tar, thresholds)])
@@ -91,7 +92,7 @@ def export(reports: Path, smoke: bool = False) -> dict[str, str]:
     if not missing:
         columns = []
         for file in files.values():
-            far, tar, _ = roc(*read_pairs(file))
+            far, tar, _ = roc(*read_predictions(file))
             columns.append(np.interp(FAR_GRID, far, tar))
         write_csv(plots / "ablation_roc.csv", ["false_accept_rate", *variants],
                   [(f"{x:.4f}", *(f"{c[i]:.5f}" for c in columns)) for i, x in enumerate(FAR_GRID)])

@@ -54,13 +54,13 @@ def test_calibration_people_are_held_out_of_fine_tuning(smoke_cache):
 
 def test_every_pair_refers_to_an_existing_entry(smoke_cache):
     files = {r["file"] for r in read_manifest(smoke_cache / "manifest.csv")}
-    for kind in ("threshold", "test"):
+    for kind in ("protocol", "test"):
         pairs = read_pairs(smoke_cache, kind)
         assert pairs and {p[2] for p in pairs} == {0, 1}
         assert all(a in files and b in files for a, b, _ in pairs)
     split_of = {r["file"]: r["split"] for r in read_manifest(smoke_cache / "manifest.csv")}
     assert {split_of[a] for a, _, _ in read_pairs(smoke_cache, "test")} == {"devtest"}
-    assert {split_of[a] for a, _, _ in read_pairs(smoke_cache, "threshold")} <= {"devtrain", "calibration"}
+    assert {split_of[a] for a, _, _ in read_pairs(smoke_cache, "protocol")} <= {"devtrain", "calibration"}
 
 
 def test_rebuilding_reuses_the_cache(smoke_cache, data_dir):
@@ -92,3 +92,13 @@ def test_the_committed_cache_keeps_held_out_people_out_of_training(smoke_cache):
     held_out = {r["identity"] for r in rows if r["split"] in HELD_OUT_SPLITS}
     for use in ("pretrain", "finetune", "finetune+celeba"):
         assert not held_out & {r["identity"] for r in training_rows(smoke_cache, use)}
+
+
+def test_an_older_cache_with_pairs_threshold_csv_still_reads(tmp_path):
+    from data.manifest import pairs_file
+
+    (tmp_path / "pairs_threshold.csv").write_text("file_a,file_b,same\na.jpg,b.jpg,1\n")
+    assert read_pairs(tmp_path, "protocol") == [("a.jpg", "b.jpg", 1)]
+    (tmp_path / "pairs_protocol.csv").write_text("file_a,file_b,same\nc.jpg,d.jpg,0\n")
+    assert pairs_file(tmp_path, "protocol").name == "pairs_protocol.csv"
+    assert read_pairs(tmp_path, "protocol") == [("c.jpg", "d.jpg", 0)]

@@ -189,7 +189,7 @@ def write_fake_outputs(root: Path, runs: bool = True) -> Path:
         "photos": 19533, "reused": 0, "unreadable": [], "seconds": 47.1,
         "splits": {"calibration": 1400, "celeba": 4410, "celeba_calibration": 630, "celeba_test": 1260,
                    "devtest": 3708, "devtrain": 8125},
-        "pairs": {"threshold": 2200, "test": 1000, "calibration": 1900},
+        "pairs": {"protocol": 2200, "test": 1000, "calibration": 1900},
         "by_source": {"lfw": {"photos": 13233, "detected": 13233, "fallback_center_crop": 0, "detection_rate": 1.0},
                       "celeba": {"photos": 6300, "detected": 6270, "fallback_center_crop": 30,
                                  "detection_rate": 0.9952}},
