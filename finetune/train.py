@@ -122,7 +122,8 @@ def train(params: dict, cache_dir: Path, out: Path, resume: bool) -> dict:
                        state={"evals": [], "imprinted": torch.zeros(classes, dtype=torch.bool)},
                        train_mode=lambda: set_train_mode(backbone, frozen, params["freeze_bn_stats"]),
                        after_epoch=after_epoch)
-    return {"backbone": backbone.eval(), "classes": classes, "photos": len(dataset), "steps": state["step"],
+    return {"backbone": backbone.eval(), "config": backbone.config.to_dict(), "classes": classes,
+            "photos": len(dataset), "steps": state["step"],
             "epochs": round(state["step"] / steps_per_epoch, 2), "seconds": round(state["seconds"]),
             "images_per_second": round(state["batch"] * state["step"] / max(1.0, state["seconds"]), 1),
             "history": state["history"], "evals": state["evals"]}

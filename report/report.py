@@ -227,8 +227,10 @@ def model_section(r: Report, pretrain: dict | None, finetune: dict | None) -> No
     fine = (finetune or {}).get("params") or load_params("finetune")
     sources = (f"pretraining from {'`reports/pretrain.json`' if pretrain else 'params.yaml (not run yet)'}, "
                f"fine-tuning from {'`reports/finetune.json`' if finetune else 'params.yaml (not run yet)'}")
-    arch = fine.get("arch", "mobilenet_v3_small")
-    dim, size, count = backbone_size(arch, fine.get("embedding_dim", 256), fine.get("input_size", 112))
+    # the trained weights' own config (runs before it was recorded: the architecture setting)
+    config = (finetune or {}).get("run", {}).get("config") or {"name": fine.get("arch", "mobilenet_v3_small")}
+    arch = config["name"]
+    dim, size, count = backbone_size(arch, config.get("embedding_dim", 256), config.get("input_size", 112))
     rows = [
         ["backbone", BACKBONES.get(arch, f"`{arch}`")],
         ["input", f"{size}x{size} aligned face crop (YuNet detector + 5-point similarity alignment)"],

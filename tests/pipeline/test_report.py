@@ -74,11 +74,12 @@ def test_the_model_section_follows_the_served_architecture(tmp_path):
     """The from-scratch MobileNetV3-small run reports its own size; a SimCLR run from random init
     its random start."""
     write_fake_outputs(tmp_path, runs=False)
-    for name, changes in (("finetune.json", {"arch": "mobilenet_v3_small", "embedding_dim": 256, "flip": True}),
-                          ("pretrain.json", {"init": "random"})):
+    for name, changes in (("finetune.json", {"arch": "sface", "flip": True}), ("pretrain.json", {"init": "random"})):
         path = tmp_path / "reports" / name
         doc = json.loads(path.read_text())
         doc["params"] |= changes
+        if name == "finetune.json":  # the weights' own config describes the model, not the arch setting
+            doc["run"]["config"] = {"name": "mobilenet_v3_small", "embedding_dim": 256, "input_size": 112, "dropout": 0.2}
         if name == "pretrain.json":
             doc["pairsDevTest"]["random_init"] = doc["pairsDevTest"].pop("before")
         path.write_text(json.dumps(doc))
