@@ -336,28 +336,26 @@ def threshold_section(r: Report, table) -> None:
               pct(row.get("tar"))] for row in table["rows"]])
 
 
+def table_section(r: Report, title: str, name: str, what: str, doc: dict | None) -> None:
+    """A stage's Markdown table (reports/<name>.md) with where it comes from (<name>.json)."""
+    r.add(title, "")
+    table = r.reports / f"{name}.md"
+    if not table.is_file():
+        r.missing(f"the {what} table (`reports/{name}.md`)", COMMANDS[f"{name}.json"])
+        return
+    r.add(table.read_text().strip(), "")
+    if doc:
+        r.add(f"(`reports/{name}.md`, `reports/{name}.json`; reproduce: `{r.command(f'{name}.json', doc)}`)", "")
+
+
 def ablation_section(r: Report, ablation: dict | None) -> None:
-    r.add("## Ablation", "")
-    table = r.reports / "ablation.md"
-    if table.is_file():
-        r.add(table.read_text().strip(), "")
-        if ablation:
-            r.add(f"(`reports/ablation.md`, `reports/ablation.json`; reproduce: `{r.command('ablation.json', ablation)}`)", "")
-    else:
-        r.missing("the ablation table (`reports/ablation.md`)", COMMANDS["ablation.json"])
+    table_section(r, "## Ablation", "ablation", "ablation", ablation)
     r.figure("ablation_roc.png", "ROC of each ablation variant on pairsDevTest", COMMANDS["ablation.json"])
 
 
 def transfer_ablation_section(r: Report, transfer: dict | None) -> None:
-    r.add("## Transfer ablation (where the served model's weights start)", "")
-    table = r.reports / "transfer_ablation.md"
-    if table.is_file():
-        r.add(table.read_text().strip(), "")
-        if transfer:
-            r.add(f"(`reports/transfer_ablation.md`, `reports/transfer_ablation.json`; reproduce: "
-                  f"`{r.command('transfer_ablation.json', transfer)}`)", "")
-    else:
-        r.missing("the transfer ablation table (`reports/transfer_ablation.md`)", COMMANDS["transfer_ablation.json"])
+    table_section(r, "## Transfer ablation (where the served model's weights start)", "transfer_ablation",
+                  "transfer ablation", transfer)
 
 
 def experiments_section(r: Report, finetune: dict | None) -> None:
