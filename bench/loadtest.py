@@ -101,8 +101,7 @@ class Sender:
         if mode != "raw":
             from client import FaceClient
 
-            self.client = FaceClient(target.inference, token=target.keys()["inference"]["key"],
-                                     timeout=timeout, retries=2)
+            self.client = FaceClient(target.inference, key_file=target.key_file, timeout=timeout, retries=2)
             self.client._session.request = self._counting(self.client._session.request)
         self.attempts = 0
 

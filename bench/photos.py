@@ -6,12 +6,13 @@ few scenes), so the commands run on a fresh clone too.
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
+
+from data.lfw import default_data_dir
 
 TESTS = 15
 
@@ -32,10 +33,6 @@ class PhotoSet:
         for i, data in enumerate(self.tests, start=1):
             fields[f"test_{i}"] = (f"test_{i}.jpg", data, "image/jpeg")
         return fields
-
-
-def default_data_dir() -> Path:
-    return Path(os.environ.get("DATA_DIR", "../shared/data"))
 
 
 def lfw_set(data_dir: str | Path, seed: int = 0) -> PhotoSet | None:

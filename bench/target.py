@@ -5,7 +5,6 @@ Load is only ever sent to this machine's loopback interface.
 """
 from __future__ import annotations
 
-import json
 import os
 import re
 from dataclasses import dataclass
@@ -47,15 +46,14 @@ class Target:
                 raise SystemExit(f"refusing to send load to {address}: only 127.0.0.1 is allowed")
         return target
 
-    def keys(self) -> dict:
-        try:
-            return json.loads(self.key_file.read_text())
-        except (OSError, ValueError) as exc:
-            raise SystemExit(f"cannot read TorchServe's key file {self.key_file} ({exc}): is the server "
-                             "running (`make serve`)? Pass --key-file for another server.") from None
-
     def auth(self, kind: str = "inference") -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.keys()[kind]['key']}"}
+        from client import FaceClientError, read_key_file  # the one reader of TorchServe's key file
+
+        try:
+            return {"Authorization": f"Bearer {read_key_file(self.key_file, kind)}"}
+        except FaceClientError as exc:
+            raise SystemExit(f"{exc}: is the server running (`make serve`)? Pass --key-file for another "
+                             "server.") from None
 
     def check(self) -> None:
         """Exit with a clear message unless both models answer."""

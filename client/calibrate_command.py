@@ -40,7 +40,8 @@ def add(commands, common) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .cli import PHOTO_SUFFIXES, Progress, _client
+    from .cli import Progress, _client
+    from .photos import PHOTO_SUFFIXES
 
     if not 0 < args.far < 1:
         raise PhotoInputError(f"--far must be in (0, 1), not {args.far}", code="bad_far")

@@ -27,8 +27,8 @@ from .errors import (
     ServerUnavailableError,
 )
 from .models import VerificationResult
+from .photos import PHOTO_SUFFIXES
 
-PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 EXIT_CODES = ((AuthenticationError, 4), (BadInputError, 5), (PhotoInputError, 5),
               (ServerUnavailableError, 3), (RequestTimeoutError, 3), (FaceClientError, 1))
 

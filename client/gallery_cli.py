@@ -8,7 +8,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from .cli import PHOTO_SUFFIXES, _client, _fmt_box, _write_json, expand_photos
+from .cli import _client, _fmt_box, _write_json, expand_photos
+from .photos import PHOTO_SUFFIXES
 from .errors import PhotoInputError
 
 BAD_INPUT = 5

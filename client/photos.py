@@ -22,6 +22,7 @@ from .errors import PhotoInputError
 # Anything the client accepts as a photo (PIL / numpy objects are duck-typed).
 PhotoLike = Union[str, os.PathLike, bytes, bytearray, memoryview, Any]
 
+PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}  # photos in a folder
 ENCODINGS = ("jpeg", "png")
 JPEG_QUALITY = 95
 

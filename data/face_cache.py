@@ -23,6 +23,7 @@ from pathlib import Path
 import cv2
 from tqdm import tqdm
 
+from data.lfw import people_file, read_people
 from data.manifest import MANIFEST_FIELDS, PAIR_FIELDS, read_manifest
 from training.params import load_params
 
@@ -36,11 +37,6 @@ class Job:
     identity: str
     split: str  # devtrain | calibration | devtest | celeba
     file: str  # crop path relative to the cache folder
-
-
-def _people(path: Path) -> dict[str, int]:
-    lines = path.read_text().splitlines()[1:]
-    return {name: int(count) for name, count in (line.split("\t") for line in lines if line.strip())}
 
 
 def _pairs(path: Path) -> list[tuple[str, int, str, int, int]]:
@@ -104,7 +100,7 @@ def hold_out_celeba(jobs: list[Job], test_fraction: float, calibration_fraction:
 def plan_jobs(data_dir: Path, subset_pairs: int | None = None, calibration: dict | None = None,
               celeba_holdout: dict | None = None) -> tuple[list[Job], dict[str, list]]:
     lfw = data_dir / "lfw"
-    train_people, test_people = _people(lfw / "peopleDevTrain.txt"), _people(lfw / "peopleDevTest.txt")
+    train_people, test_people = read_people(people_file(data_dir, "peopleDevTrain")), read_people(people_file(data_dir))
     overlap = set(train_people) & set(test_people)
     if overlap:
         raise ValueError(f"peopleDevTrain and peopleDevTest share {len(overlap)} people")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from client import FaceClient, FaceClientError, VerificationResult
 from client.cli import EXIT_CODES
-from demo.sampling import default_data_dir
+from data.lfw import default_data_dir
 
 RUNS = Path("runs")  # git-ignored: ordinary demo runs write here
 REFRESHED = Path("reports")  # the committed examples, rewritten only with --refresh-examples

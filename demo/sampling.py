@@ -6,45 +6,18 @@ Pure Python (no numpy): the same seed gives the same set on any machine.
 """
 from __future__ import annotations
 
-import os
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from client.photos import PHOTO_SUFFIXES
+from data.lfw import default_data_dir, lfw_photo, people_file, read_people  # noqa: F401 (the demo's names)
 
 SAME = 5  # test photos of the reference person
 OTHERS = 10  # test photos of other people, one person each
 MIN_PHOTOS = SAME + 1  # the reference person needs 1 + 5 distinct photos
 REQUIRED_ACCEPTED = 3  # the requirement: >= 3 of the 5 same accepted ...
 REQUIRED_REJECTED = 6  # ... and >= 6 of the 10 others rejected
-PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
-
-
-def default_data_dir() -> Path:
-    return Path(os.environ.get("DATA_DIR", "../shared/data"))
-
-
-def people_file(data_dir: str | Path) -> Path:
-    return Path(data_dir) / "lfw" / "peopleDevTest.txt"
-
-
-def lfw_photo(data_dir: str | Path, name: str, number: int) -> Path:
-    """`lfw/lfw-deepfunneled/<Name>/<Name>_<NNNN>.jpg` (numbers are 1-based)."""
-    return Path(data_dir) / "lfw" / "lfw-deepfunneled" / name / f"{name}_{number:04d}.jpg"
-
-
-def read_people(path: str | Path) -> dict[str, int]:
-    """LFW people file: first line the count, then `Name<TAB>number_of_photos`."""
-    lines = [line.strip() for line in Path(path).read_text().splitlines() if line.strip()]
-    if not lines:
-        raise ValueError(f"{path} is empty")
-    expected = int(lines[0])
-    people: dict[str, int] = {}
-    for line in lines[1:]:
-        name, count = line.split()
-        people[name] = int(count)
-    if len(people) != expected:
-        raise ValueError(f"{path} announces {expected} people but lists {len(people)}")
-    return people
 
 
 def load_devtest_people(data_dir: str | Path) -> dict[str, int]:

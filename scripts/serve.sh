@@ -26,7 +26,7 @@ management=${management:-http://127.0.0.1:8081}
 metrics=$(sed -n 's/^metrics_address=//p' "$config" | tail -1)
 
 api_key() {  # api_key inference|management
-  "$venv/bin/python" -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]]["key"])' \
+  "$venv/bin/python" -c 'import sys; from client import read_key_file; print(read_key_file(*sys.argv[1:]))' \
     "$key_file" "$1" 2>/dev/null
 }
 

@@ -11,7 +11,7 @@ import os
 import sys
 from pathlib import Path
 
-from demo.sampling import default_data_dir
+from data.lfw import default_data_dir
 
 PASSWORD_ENV = "FACE_UI_PASSWORD"
 USER_ENV = "FACE_UI_USER"
