@@ -100,50 +100,43 @@ def form_request(photos: PhotoSet) -> dict:
 
 
 class Stages:
-    """The handler's steps, separately timed: decode, detect, align, embed (+ scoring)."""
+    """The handler's steps, separately timed: decode, detect, align (the serving path itself,
+    `model.pipeline.FacePipeline.photo_faces`, with its timings on), then embed."""
 
     def __init__(self, handler, photos: PhotoSet) -> None:
         self.handler, self.photos = handler, photos
         self.max_pixels = handler.settings.max_pixels
         self.max_faces = handler.settings.max_faces
 
-    def decode(self):
-        from model.image_io import decode_image
-
-        return [decode_image(data, self.max_pixels) for data in self.photos.all]
-
-    def detect(self, images):
+    def faces(self) -> tuple[list, dict[str, float]]:
+        """Every photo through the serving path (the reference: its largest face only); the
+        crops and the seconds of each step, summed over the photos."""
         pipeline = self.handler.pipeline
-        return [pipeline.detect(image, 1 if i == 0 else self.max_faces) for i, image in enumerate(images)]
-
-    def align(self, images, faces):
-        pipeline = self.handler.pipeline
-        return [found.crop for image, faces_of in zip(images, faces) for found in pipeline.align(image, faces_of)]
+        pipeline.timings = {}
+        try:
+            crops = [found.crop for i, data in enumerate(self.photos.all)
+                     for found in pipeline.photo_faces(data, self.max_pixels, 1 if i == 0 else self.max_faces)]
+            return crops, {step: sum(seconds) for step, seconds in pipeline.timings.items()}
+        finally:
+            pipeline.timings = None
 
     def run(self, repeats: int) -> tuple[dict, list]:
         times = {"decode": [], "detect": [], "align": [], "embed": []}
         crops = []
         for i in range(repeats + 2):
-            t0 = time.perf_counter()
-            images = self.decode()
-            t1 = time.perf_counter()
-            faces = self.detect(images)
-            t2 = time.perf_counter()
-            crops = self.align(images, faces)
-            t3 = time.perf_counter()
+            crops, steps = self.faces()
+            started = time.perf_counter()
             self.handler.embedder.embed(crops)
-            t4 = time.perf_counter()
+            steps["embed"] = time.perf_counter() - started
             if i >= 2:  # warm-up
-                for key, seconds in zip(times, (t1 - t0, t2 - t1, t3 - t2, t4 - t3)):
-                    times[key].append(seconds)
+                for key in times:
+                    times[key].append(steps[key])
         return {key: stats(values) for key, values in times.items()}, crops
 
 
 def handler_checks(handler, context, request: dict) -> dict:
     """Facts about one request: forward passes of the network, decodes, faces embedded."""
-    import handler.face_handler as module
-
-    forwards, decodes = [], []
+    forwards = []
     embedder = handler.embedder
     if hasattr(embedder, "run"):  # an engine
         run = embedder.run
@@ -152,12 +145,12 @@ def handler_checks(handler, context, request: dict) -> dict:
     else:  # torch
         hook = embedder.backbone.register_forward_hook(lambda m, i, o: forwards.append(int(i[0].shape[0])))
         restore = hook.remove
-    real = module.decode_image
-    module.decode_image = lambda *a, **k: decodes.append(1) or real(*a, **k)
+    handler.pipeline.timings = {}  # the serving path records each decode
     try:
         (output,) = handler.handle([request], context)
+        decodes = handler.pipeline.timings.get("decode", [])
     finally:
-        module.decode_image = real
+        handler.pipeline.timings = None
         restore()
     return {"forward_calls": len(forwards), "forward_batch": forwards, "decodes": len(decodes),
             "photos": 1 + len([k for k in request if k.startswith("test_")]),

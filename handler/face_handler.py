@@ -21,7 +21,7 @@ from ts.torch_handler.base_handler import BaseHandler
 from handler.protocol import PHOTO_ERRORS, Photo, RequestError, Settings, parse_embed, parse_verify
 from model.detection import FaceDetector, yunet_model_path
 from model.embedder import load_backbone
-from model.image_io import ImageError, decode_image
+from model.image_io import ImageError
 from model.onnx_embedder import engine_embedder
 from model.pipeline import FacePipeline
 
@@ -102,10 +102,9 @@ class FaceHandler(BaseHandler):
 
     def _faces(self, photo: Photo, max_faces: int | None = None) -> dict:
         try:
-            image = decode_image(photo.data, self.settings.max_pixels)
+            faces = self.pipeline.photo_faces(photo.data, self.settings.max_pixels, max_faces or self.settings.max_faces)
         except ImageError as exc:
             raise RequestError(exc.code, f"{photo.name}: {exc}") from None
-        faces = self.pipeline.faces(image, max_faces or self.settings.max_faces)
         return {"name": photo.name, "faces": faces}
 
     def inference(self, items: list) -> list:
