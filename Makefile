@@ -21,7 +21,7 @@ $(STAMP): requirements.txt requirements-nodeps.txt
 	touch $(STAMP)
 
 data: install
-	$(PYTHON) -m data.face_cache --data-dir $(DATA_DIR)
+	$(PYTHON) -m data.face_cache --data-dir $(DATA_DIR) $(ARGS)
 
 # ARGS=--smoke: a tiny run (tests, CI); ARGS=--resume: continue from the last checkpoint.
 pretrain: install

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from pipeline_support import REPO, VARIANTS, write_fake_outputs
+from tests.pipeline.pipeline_support import REPO, VARIANTS, write_fake_outputs
 from model import sface
 from report import plot_data, report
 
