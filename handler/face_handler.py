@@ -46,7 +46,8 @@ class FaceHandler(BaseHandler):
         self.embedder = engine_embedder(backbone, settings.engine, settings.threads, settings.precision,
                                         flip=settings.flip, batch_size=most_faces)
         onnx = sorted(model_dir.glob("*yunet*.onnx"))
-        self.pipeline = FacePipeline(FaceDetector(model_path=onnx[0] if onnx else yunet_model_path()))
+        self.pipeline = FacePipeline(FaceDetector(model_path=onnx[0] if onnx else yunet_model_path()),
+                                     size=backbone.config.input_size)  # crops of the size the weights take
         self.threshold = float(meta.get("threshold", 0.5))
         self.label = f"{self.name}:{meta.get('version', 'unknown')}"
         self.initialized = True
