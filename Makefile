@@ -2,7 +2,8 @@
 SHELL := /bin/bash
 VENV ?= .venv
 PYTHON := $(VENV)/bin/python
-DATA_DIR ?= ../shared/data
+# DATA_DIR defaults to params.yaml data.data_dir (the one place it is written)
+DATA_DIR ?= $(shell sed -n 's/^  data_dir: *//p' params.yaml)
 STAMP := $(VENV)/.installed
 
 .PHONY: install data pretrain finetune evaluate archive serve stop demo demo-eval enroll gallery-eval test clean ablation report dvc-dag loadtest faulttest bench ui bench-env transfer-ablation
