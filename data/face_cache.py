@@ -1,5 +1,8 @@
 """`make data`: detect + align every LFW and CelebA photo once into a cache of 112x112 JPEG
-crops, with a manifest and the two pair lists.
+crops, with a manifest and the pair lists (data.manifest.PAIR_KINDS): pairs_protocol.csv (LFW
+pairsDevTrain: the View 1 protocol threshold), pairs_test.csv (pairsDevTest) and
+pairs_calibration.csv (the held-out calibration people: the serving threshold); with the full
+cache, the held-out CelebA benchmark (data.heldout_build).
 
 LFW: the labelled face is the most central one; CelebA: the largest. Where no face is found
 the documented fallback is the centre crop (`model.alignment.center_crop`): the photo is kept,
