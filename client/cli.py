@@ -18,19 +18,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .client import DEFAULT_URL, URL_ENV, FaceClient
-from .errors import (
-    AuthenticationError,
-    BadInputError,
-    FaceClientError,
-    PhotoInputError,
-    RequestTimeoutError,
-    ServerUnavailableError,
-)
-from .models import VerificationResult
+from .errors import FaceClientError, PhotoInputError
 from .photos import PHOTO_SUFFIXES
-
-EXIT_CODES = ((AuthenticationError, 4), (BadInputError, 5), (PhotoInputError, 5),
-              (ServerUnavailableError, 3), (RequestTimeoutError, 3), (FaceClientError, 1))
+from .terminal import exit_code, fmt_box as _fmt_box, format_table, glue_token
 
 
 def expand_photos(paths: list[str]) -> list[Path]:
@@ -46,36 +36,6 @@ def expand_photos(paths: list[str]) -> list[Path]:
         else:
             photos.append(item)
     return photos
-
-
-def _fmt_box(box) -> str:
-    # round() first: f"{-0.3:.0f}" would print "-0"
-    return "-" if box is None else "[" + ", ".join(f"{round(v):d}" for v in box) + "]"
-
-
-def format_table(result: VerificationResult, reference: str, files: list[str],
-                 threshold_source: str = "server") -> str:
-    source = "" if threshold_source == "server" else f" (from {threshold_source})"
-    lines = [
-        f"model: {result.model}   threshold: {result.threshold:.4f}{source}",
-        f"reference: {reference}   box {_fmt_box(result.reference.box)}   "
-        f"confidence {result.reference.confidence:.2f}",
-        "",
-    ]
-    width = max([4] + [len(f) for f in files])
-    header = f"{'#':>3}  {'name':<8}  {'file':<{width}}  {'match':<5}  {'score':>6}  {'box':<22}  faces"
-    lines += [header, "-" * len(header)]
-    for i, (item, file) in enumerate(zip(result.results, files), start=1):
-        score = "-" if item.score is None else f"{item.score:.3f}"
-        verdict = "ERROR" if item.error else ("YES" if item.match else "no")
-        faces = item.error.code if item.error else item.faces
-        lines.append(f"{i:>3}  {item.name:<8}  {file:<{width}}  {verdict:<5}  "
-                     f"{score:>6}  {_fmt_box(item.box):<22}  {faces}")
-    lines += ["", f"matched {len(result.matches)} of {len(result.results)} test photos"]
-    if result.errors:
-        lines.append(f"{len(result.errors)} could not be used:")
-        lines += [f"  {item.error.message} ({item.error.code})" for item in result.errors]
-    return "\n".join(lines)
 
 
 class Progress:
@@ -230,26 +190,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def glue_token(argv: list[str]) -> list[str]:
-    """`--token VALUE` -> `--token=VALUE`: TorchServe keys are URL-safe base64 and may start
-    with '-', which argparse would otherwise take for an option."""
-    out, i = [], 0
-    while i < len(argv):
-        if argv[i] == "--token" and i + 1 < len(argv):
-            out.append(f"--token={argv[i + 1]}")
-            i += 2
-        else:
-            out.append(argv[i])
-            i += 1
-    return out
-
-
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(glue_token(sys.argv[1:] if argv is None else list(argv)))
     try:
         return args.func(args)
     except FaceClientError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return next(code for kind, code in EXIT_CODES if isinstance(exc, kind))
+        return exit_code(exc)
     except KeyboardInterrupt:
         return 130

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from client import FaceClient, FaceClientError, VerificationResult
-from client.cli import EXIT_CODES
+from client.terminal import exit_code
 from data.lfw import default_data_dir
 
 RUNS = Path("runs")  # git-ignored: ordinary demo runs write here
@@ -55,7 +55,7 @@ def run_main(main: Callable[[], int]) -> int:
         return main()
     except FaceClientError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return next(code for kind, code in EXIT_CODES if isinstance(exc, kind))
+        return exit_code(exc)
     except (FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
