@@ -10,16 +10,15 @@ Writes reports/ablation.json, reports/ablation.md and reports/ablation_roc.png.
 """
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from finetune.train import run, variant_params
 from model.embedder import FaceEmbedder, load_backbone
 from evaluation.metrics import evaluate, plot_roc, write_json
+from evaluation.predictions import read_predictions
 from training.outputs import cache_dir as stage_cache_dir, reports_dir, stage_arguments
 from training.params import load_params
 
@@ -32,12 +31,6 @@ LABELS = {
     "one_photo_people": "(f) as (a) + the one-photo people as classes",
     "colour_augment": "(g) as (a) + colour jitter and grey crops",
 }
-
-
-def read_scores(pairs_csv: Path) -> tuple[np.ndarray, np.ndarray]:
-    with open(pairs_csv, newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    return np.array([float(r["score"]) for r in rows]), np.array([r["same"] == "1" for r in rows])
 
 
 def main() -> None:
@@ -53,7 +46,7 @@ def main() -> None:
         summary = json.loads(summary_file.read_text()) if summary_file.exists() else run(params, cache_dir, out)
         rows[variant] = summary["pairsDevTest"] | {"minutes": round(summary["run"]["seconds"] / 60, 1),
                                                    "epochs": summary["run"]["epochs"]}
-        curves[LABELS[variant]] = read_scores(out / "finetune_pairs.csv")
+        curves[LABELS[variant]] = read_predictions(out / "finetune_pairs.csv")
 
     params = load_params("finetune", args.smoke) | ablations.get("base", {})
     out = Path(ablations["out"]) / "simclr_only"
@@ -61,7 +54,7 @@ def main() -> None:
     rows["simclr_only"] = evaluate(FaceEmbedder(backbone, flip=params["flip"]), cache_dir, out_dir=out, name="finetune",
                                    far=params["target_far"]) | {
         "minutes": round(meta.get("seconds", 0) / 60, 1), "epochs": 0}
-    curves[LABELS["simclr_only"]] = read_scores(out / "finetune_pairs.csv")
+    curves[LABELS["simclr_only"]] = read_predictions(out / "finetune_pairs.csv")
 
     rows = dict(sorted(rows.items(), key=lambda item: LABELS[item[0]]))  # table in (a)..(g) order
     reports = reports_dir(args.smoke, args.reports)

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from evaluation.predictions import read_predictions
 from training.outputs import reports_dir, stage_arguments
 from training.params import load_params
 
@@ -33,13 +34,6 @@ def write_csv(path: Path, header: list[str], rows) -> None:
         writer = csv.writer(handle)
         writer.writerow(header)
         writer.writerows(rows)
-
-
-def read_predictions(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """Scores and truths of a per-pair predictions CSV a stage wrote (file_a, file_b, same, score, ...)."""
-    with open(path, newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    return np.array([float(r["score"]) for r in rows]), np.array([r["same"] == "1" for r in rows])
 
 
 def roc(scores: np.ndarray, same: np.ndarray):
