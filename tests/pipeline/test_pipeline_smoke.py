@@ -48,9 +48,10 @@ def smoke_argv(stage: str, command: str, pipe: Pipeline, work: Path) -> list[str
     smoke_weights = str(Path(pipe.value("finetune.out")) / "backbone.pt")
     if argv[0] == ".venv/bin/python":  # this venv's interpreter, the same module, --smoke
         extra = ["--weights", smoke_weights] if stage == "evaluate" else []  # the served weights stay out
-        # smoke reports default to runs/smoke/reports (training/outputs.py); here (a temp dir)
-        # they go where dvc.yaml declares them
-        extra += ["--reports", "reports"]
+        if stage != "data":  # the data stage writes only the cache (params.yaml data.cache_dir)
+            # smoke reports default to runs/smoke/reports (training/outputs.py); here (a temp dir)
+            # they go where dvc.yaml declares them
+            extra += ["--reports", "reports"]
         return [sys.executable, *argv[1:], "--smoke", *extra]
     if argv[:2] == ["bash", "archive/archive.sh"]:  # it cds to the repository: absolute paths
         name, out = argv[2], argv[3]
