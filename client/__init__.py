@@ -23,6 +23,7 @@ from .models import (
     Detection,
     EmbeddedFace,
     EmbeddingResult,
+    FarThreshold,
     Health,
     PhotoError,
     ReferenceFace,
@@ -52,5 +53,6 @@ __all__ = [
     "VerificationResult",
     "EmbeddedFace",
     "EmbeddingResult",
+    "FarThreshold",
     "Health",
 ]

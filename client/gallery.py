@@ -27,6 +27,7 @@ from .gallery_results import (
     Refusal,
 )
 from .gallery_store import FaceStore, collection_for
+from .gallery_threshold import DEFAULT_FALSE_IDENTIFICATION_RATE, search_threshold
 from .photos import PhotoLike
 
 __all__ = ["Gallery", "default_location", "GalleryError", "ModelMismatchError", "Candidate",
@@ -69,13 +70,18 @@ class Gallery:
     """
 
     def __init__(self, location: str | os.PathLike | None = None, client: FaceClient | None = None, *,
-                 similar_area: float = SIMILAR_AREA, shards: int | None = None) -> None:
+                 similar_area: float = SIMILAR_AREA, shards: int | None = None,
+                 false_identification_rate: float = DEFAULT_FALSE_IDENTIFICATION_RATE) -> None:
         """location: folder of the embedded store or URL of a Qdrant server (default
         `default_location()`). client: the FaceClient used to embed photos (default
-        FaceClient(), created on first use)."""
+        FaceClient(), created on first use). false_identification_rate: the share of strangers'
+        faces that may be named as someone enrolled; it sets identify's default threshold."""
+        if not 0.0 < false_identification_rate < 1.0:
+            raise GalleryError("false_identification_rate must be in (0, 1)", code="bad_rate")
         self.location = str(location or default_location())
         self.store = FaceStore(self.location, shards=shards)
         self.similar_area = similar_area
+        self.false_identification_rate = false_identification_rate
         self._client = client
         self._own_client = client is None
 
@@ -153,20 +159,24 @@ class Gallery:
 
     def identify(self, photo: PhotoLike, top_k: int = 3, threshold: float | None = None) -> Identification:
         """Every face in the photo with its `top_k` best candidates (one per person). A face's
-        identity is the best candidate if its score >= threshold (default: the server's
-        calibrated one), else None (unknown). Raises ModelMismatchError while the gallery
-        holds people enrolled with another model version than the server's."""
+        identity is the best candidate if its score >= threshold, else None (unknown). The
+        default threshold grows with the gallery (`gallery_threshold.search_threshold`: the
+        server's calibrated thresholds, for `false_identification_rate`). Raises
+        ModelMismatchError while the gallery holds people enrolled with another model version
+        than the server's."""
         if top_k < 1:
             raise GalleryError("top_k must be >= 1", code="bad_top_k")
         answer = self.client.embed(photo)
-        threshold = answer.threshold if threshold is None else float(threshold)
-        if threshold is None:
-            raise GalleryError("the server does not send its threshold (restart it with `make serve` to "
-                               "update it) and none was given", code="no_threshold")
         current = collection_for(answer.model)
         self.check_model(answer.model)
         collections = self.store.collections()
         searched = self.store.count(current) if current in collections else 0
+        if threshold is None:
+            threshold = search_threshold(answer, searched, self.false_identification_rate)
+        if threshold is None:
+            raise GalleryError("the server does not send its threshold (restart it with `make serve` to "
+                               "update it) and none was given", code="no_threshold")
+        threshold = float(threshold)
         faces = []
         for face in answer.faces:
             hits = self.store.search(current, face.embedding, top_k) if searched else []

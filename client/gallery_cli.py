@@ -11,6 +11,7 @@ from pathlib import Path
 from .cli import _client, _fmt_box, _write_json, expand_photos
 from .photos import PHOTO_SUFFIXES
 from .errors import PhotoInputError
+from .gallery_threshold import DEFAULT_FALSE_IDENTIFICATION_RATE
 
 BAD_INPUT = 5
 
@@ -38,7 +39,11 @@ def add(commands, common) -> None:
     identify.add_argument("photo")
     identify.add_argument("--top-k", type=int, default=3, help="candidates per face (default 3)")
     identify.add_argument("--threshold", type=float, default=None,
-                          help="cosine-similarity threshold (default: the server's calibrated one)")
+                          help="cosine-similarity threshold (default: the server's calibrated thresholds, "
+                               "stricter as the gallery grows; see --false-identification-rate)")
+    identify.add_argument("--false-identification-rate", type=float, default=DEFAULT_FALSE_IDENTIFICATION_RATE,
+                          metavar="RATE", help="share of strangers' faces that may be named as someone enrolled "
+                                               f"(default {DEFAULT_FALSE_IDENTIFICATION_RATE:g})")
     identify.add_argument("--json", metavar="OUT", nargs="?", const="-", default=None,
                           help="write the answer as JSON to OUT (no OUT: stdout only)")
     identify.set_defaults(func=cmd_identify)
@@ -55,7 +60,8 @@ def add(commands, common) -> None:
 def _open(args: argparse.Namespace, with_client: bool = True):
     from .gallery import Gallery  # needs qdrant-client; the other commands do not
 
-    return Gallery(args.gallery, _client(args) if with_client else None)
+    return Gallery(args.gallery, _client(args) if with_client else None,
+                   false_identification_rate=getattr(args, "false_identification_rate", DEFAULT_FALSE_IDENTIFICATION_RATE))
 
 
 def _report(enrollment) -> bool:

@@ -112,10 +112,16 @@ class EmbeddedFace(_Contract):
     embedding: list[float]  # L2-normalised
 
 
+class FarThreshold(_Contract):
+    far: float  # the share of strangers' face pairs scoring >= threshold (on the calibration people)
+    threshold: float
+
+
 class EmbeddingResult(_Contract):
     model: str
     faces: list[EmbeddedFace]  # every face in the photo, largest first
     threshold: float | None = None  # the server's calibrated cosine threshold (None: an older server)
+    far_thresholds: list[FarThreshold] | None = None  # stricter operating points, for 1:N search
 
     @property
     def boxes(self) -> list[Box]:

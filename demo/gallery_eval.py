@@ -7,7 +7,8 @@ other photos (closed set) and the photos of the one-photo people, never enrolled
 A probe's face is the one nearest the photo's centre (LFW centres the labelled face).
 
 - top-1: the nearest enrolled person is the right one (whatever the score);
-- identified: top-1 and its score >= the threshold (the server's calibrated one);
+- identified: top-1 and its score >= the threshold (the gallery's default: the server's
+  calibrated thresholds sized to the gallery, `client.gallery_threshold`; or --threshold);
 - unknown rejected: a never-enrolled person's face gets no identity;
 - search time: the vector store's query alone, per face, at the gallery's size.
 
@@ -97,7 +98,9 @@ def evaluate(client: CachingClient, people: dict[str, list[Path]], strangers: li
                 rejected += central_face(answer.faces).identity is None
         return {
             "photos_per_person": per_person, "people": len(people), "embeddings": embeddings,
-            "enrolment_photos_skipped": skipped, "threshold": threshold_used, "model": answer.model,
+            "enrolment_photos_skipped": skipped, "threshold": threshold_used,
+            "false_identification_rate": None if threshold is not None else gallery.false_identification_rate,
+            "model": answer.model,
             "probes": len(probes), "probes_without_face": no_face,
             "top1_accuracy": round(top1 / len(probes), 4),
             "identified_accuracy": round(identified / len(probes), 4),

@@ -18,6 +18,9 @@ from data.heldout import TRIALS_FILE, load_heldout
 from data.manifest import load_crops, read_manifest, read_pairs
 
 DEFAULT_FAR = 0.001
+# The false-match rates a threshold is stored for, beside the serving one: 1:N search against
+# N enrolled embeddings needs about FAR / N per pair for the same share of strangers accepted.
+TABLE_FARS = (1e-2, 3e-3, 1e-3, 3e-4, 1e-4, 3e-5, 1e-5, 3e-6, 1e-6)
 CALIBRATION_SPLITS = ("calibration", "celeba_calibration")  # people never trained on, not the test people
 
 
@@ -75,6 +78,12 @@ def far_threshold(impostor_scores: np.ndarray, far: float) -> float:
     return float(np.nextafter(ranked[allowed], np.inf)) if allowed < len(ranked) else float(ranked[-1])
 
 
+def far_table(impostor_scores: np.ndarray, rates: tuple[float, ...] = TABLE_FARS) -> list[dict]:
+    """The threshold of each false-match rate that at least 10 impostor pairs measure."""
+    return [{"far": rate, "threshold": round(far_threshold(impostor_scores, rate), 4)}
+            for rate in rates if rate * len(impostor_scores) >= 10]
+
+
 def calibrate(embedder: FaceEmbedder, cache_dir: str | Path, far: float = DEFAULT_FAR) -> dict:
     """The serving threshold: for a false-match rate of `far` on every impostor pair among the
     calibration people (held out of all training, disjoint from the test people)."""
@@ -82,9 +91,10 @@ def calibrate(embedder: FaceEmbedder, cache_dir: str | Path, far: float = DEFAUL
     vectors = embed_files(embedder, cache_dir, [r["file"] for r in rows])
     scores, same = all_pairs(np.stack([vectors[r["file"]] for r in rows]), [r["identity"] for r in rows])
     threshold = far_threshold(scores[~same], far)
+    table = far_table(scores[~same])
     return {"threshold": threshold, "far": far, "people": len({r["identity"] for r in rows}), "photos": len(rows),
             "impostor_pairs": int((~same).sum()), "genuine_pairs": int(same.sum()),
-            "tar": float(np.mean(scores[same] >= threshold)) if same.any() else None}
+            "tar": float(np.mean(scores[same] >= threshold)) if same.any() else None, "far_thresholds": table}
 
 
 def heldout_metrics(embedder: FaceEmbedder, cache_dir: str | Path, threshold: float) -> dict:

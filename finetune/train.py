@@ -28,12 +28,12 @@ from model.embedder import FaceEmbedder, load_backbone, save_checkpoint
 from model.preprocess import crops_to_uint8, normalize
 from training.checkpoint import seed_everything
 from training.curves import plot_curves
-from evaluation.metrics import evaluate
+from evaluation.metrics import calibrate, evaluate
 from data.manifest import load_crops, training_rows
 from training.loop import train_loop
 from training.outputs import cache_dir as stage_cache_dir, experiment_dir, reports_dir, stage_arguments
 from training.params import load_params
-from training.transfer import WeightAnchor, frozen_prefix, set_train_mode, start_backbone
+from training.transfer import WeightAnchor, blend, frozen_prefix, set_train_mode, start_backbone
 
 
 class LabelledFaces(Dataset):
@@ -129,15 +129,35 @@ def train(params: dict, cache_dir: Path, out: Path, resume: bool) -> dict:
             "history": state["history"], "evals": state["evals"]}
 
 
+def interpolate_on_validation(backbone: torch.nn.Module, params: dict, cache_dir: Path) -> dict:
+    """Weight-space ensembling: the weights become start + alpha (tuned - start), start being
+    `interpolate_from` (an `init`: the pretrained face network before SimCLR, by default), with
+    the alpha of `interpolate` whose calibration people (validation, never the test people)
+    have the highest true-match rate at the `target_far` threshold; ties go to the more tuned."""
+    tuned = {name: value.detach().clone() for name, value in backbone.state_dict().items()}
+    start = start_backbone(params | {"init": params["interpolate_from"]}, params["pretrained"]).state_dict()
+    tar = {}
+    for alpha in tqdm(params["interpolate"], desc="interpolation on validation", unit="alpha"):
+        blend(backbone, start, tuned, alpha)
+        tar[alpha] = calibrate(FaceEmbedder(backbone, flip=params["flip"]), cache_dir, params["target_far"])["tar"]
+    chosen = max(tar, key=lambda alpha: (tar[alpha], alpha))
+    blend(backbone, start, tuned, chosen)
+    return {"alpha": chosen, "validation_tar": tar}
+
+
 def run(params: dict, cache_dir: Path, out: Path, resume: bool = False) -> dict:
-    """Train, evaluate (the serving threshold fitted for `target_far` on the held-out calibration
-    people, figures on pairsDevTest; pairsDevTrain gives only the protocol threshold), save."""
+    """Train, interpolate towards the start on validation, evaluate (the serving threshold fitted
+    for `target_far` on the held-out calibration people, figures on pairsDevTest; pairsDevTrain
+    gives only the protocol threshold), save."""
     result = train(params, cache_dir, out, resume)
     backbone, history, evals = result.pop("backbone"), result.pop("history"), result.pop("evals")
+    if params["interpolate"] != [1.0]:
+        result["interpolation"] = interpolate_on_validation(backbone, params, cache_dir)
     metrics = evaluate(FaceEmbedder(backbone, flip=params["flip"]), cache_dir, out_dir=out, name="finetune",
                        far=params["target_far"])
     save_checkpoint(out / "backbone.pt", backbone, threshold=metrics["threshold"], stage=f"finetune-{params['head']}",
-                    init=str(params["init"]), flip=params["flip"], metrics=metrics)
+                    init=str(params["init"]), flip=params["flip"], metrics=metrics,
+                    interpolation=result.get("interpolation", {}).get("alpha", 1.0))
     steps_per_epoch = result["steps"] / max(result["epochs"], 1e-9)  # evals are per epoch; the x axis is steps
     plot_curves(out / "curves.png", {
         "loss": [(s, l) for s, l, _ in history],
@@ -158,7 +178,9 @@ def export(out: Path, target: Path, summary: dict, reports: Path) -> None:
     arch = {"sface": "sface", "mobilenet_v3_small": "mnv3s"}[backbone.config.name]
     version = f"{arch}-{stages}-{time.strftime('%Y%m%d')}"
     save_checkpoint(target, backbone, threshold=meta["threshold"], version=version, flip=meta.get("flip", True),
-                    threshold_far=summary["params"]["target_far"], metrics=meta["metrics"], source=str(out / "backbone.pt"))
+                    threshold_far=summary["params"]["target_far"], far_thresholds=meta["metrics"]["calibration"]["far_thresholds"],
+                    interpolation=meta.get("interpolation", 1.0),
+                    metrics=meta["metrics"], source=str(out / "backbone.pt"))
     shutil.copy(out / "curves.png", reports / "finetune_curves.png")
     (reports / "finetune.json").write_text(json.dumps(summary | {"command": "make finetune"}, indent=2) + "\n")
     print(f"exported {target} (version {version}, threshold {meta['threshold']:.4f})")

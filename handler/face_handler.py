@@ -49,6 +49,7 @@ class FaceHandler(BaseHandler):
         self.pipeline = FacePipeline(FaceDetector(model_path=onnx[0] if onnx else yunet_model_path()),
                                      size=backbone.config.input_size)  # crops of the size the weights take
         self.threshold = float(meta.get("threshold", 0.5))
+        self.far_thresholds = meta.get("far_thresholds")  # [{"far", "threshold"}] on the calibration people
         self.label = f"{self.name}:{meta.get('version', 'unknown')}"
         self.initialized = True
         logger.info("%s ready: mode=%s threshold=%.4f %s", self.label, self.mode, self.threshold,
@@ -143,8 +144,9 @@ class FaceHandler(BaseHandler):
 
     def _embed_response(self, photo: dict) -> dict:
         # The calibrated threshold rides along so a caller comparing embeddings itself (the
-        # client's gallery) decides exactly as face-verify does.
-        return {"model": self.label, "threshold": round(self.threshold, 4), "faces": [
+        # client's gallery) decides exactly as face-verify does; the thresholds of stricter
+        # false-match rates let a 1:N search keep its strangers out as the gallery grows.
+        return {"model": self.label, "threshold": round(self.threshold, 4), "far_thresholds": self.far_thresholds, "faces": [
             {"box": _box(found.face.box), "confidence": round(found.face.confidence, 4),
              "embedding": [round(float(v), 6) for v in embedding]}
             for found, embedding in zip(photo["faces"], photo["embeddings"])

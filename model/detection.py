@@ -21,6 +21,15 @@ DEFAULT_MAX_SIDE = 640
 DEFAULT_MIN_FACE = 40
 YUNET_MIN_FACE = 10
 
+# YuNet finds upright faces. A photo whose best face is weaker than this (or that has none) is
+# searched again turned by 90 degrees each way: a sideways face is found upright at 0.6-0.85
+# with its landmarks misplaced, so its crop is no face. A turned face counts when it is as
+# confident as this and beats every face it overlaps. Alignment then turns it upright, as it
+# does any tilt. Turning by 180 degrees is left out: YuNet takes upside-down faces for upright
+# ones at 0.9. 1% of LFW and 5% of CelebA photos fall under 0.9 and cost two more passes.
+RETRY_BELOW = 0.9
+TURNS = (cv2.ROTATE_90_CLOCKWISE, cv2.ROTATE_90_COUNTERCLOCKWISE)
+
 
 @dataclass(frozen=True)
 class Face:
@@ -61,10 +70,12 @@ class FaceDetector:
         max_side: int = DEFAULT_MAX_SIDE,
         top_k: int = 5000,
         min_face: float = DEFAULT_MIN_FACE,
+        retry_below: float = RETRY_BELOW,
     ) -> None:
         self.model_path = str(model_path or yunet_model_path())
         self.max_side = max_side
         self.min_face = min_face
+        self.retry_below = retry_below
         self._net = cv2.FaceDetectorYN.create(
             self.model_path, "", (320, 320), score_threshold, nms_threshold, top_k
         )
@@ -74,6 +85,14 @@ class FaceDetector:
         return min(1.0, max(self.max_side / max(height, width), YUNET_MIN_FACE / self.min_face))
 
     def detect(self, image: np.ndarray) -> list[Face]:
+        faces = self.detect_upright(image)
+        if max((f.confidence for f in faces), default=0.0) < self.retry_below:
+            for turn in TURNS:
+                turned = [unturn(f, turn, image.shape) for f in self.detect_upright(cv2.rotate(image, turn))]
+                faces = merge(faces, turned, min_confidence=self.retry_below)
+        return sorted(faces, key=lambda face: face.area, reverse=True)
+
+    def detect_upright(self, image: np.ndarray) -> list[Face]:
         height, width = image.shape[:2]
         scale = self.scale_for(width, height)
         if scale < 1.0:
@@ -93,7 +112,41 @@ class FaceDetector:
             )
             for row in rows
         ]
-        return sorted(faces, key=lambda face: face.area, reverse=True)
+        return faces
+
+
+def unturn(face: Face, turn: int, shape: tuple[int, ...]) -> Face:
+    """A face found in the photo turned by `turn` (cv2.rotate), in the photo's own pixels."""
+    height, width = shape[:2]
+    x, y, w, h = face.box
+    corners = np.array([[x, y], [x + w, y + h]], dtype=np.float32)
+    points = np.concatenate([face.landmarks, corners])
+    if turn == cv2.ROTATE_90_CLOCKWISE:  # (x, y) -> (height - 1 - y, x)
+        back = np.stack([points[:, 1], height - 1 - points[:, 0]], axis=1)
+    else:  # ROTATE_90_COUNTERCLOCKWISE: (x, y) -> (y, width - 1 - x)
+        back = np.stack([width - 1 - points[:, 1], points[:, 0]], axis=1)
+    (x0, y0), (x1, y1) = back[5:].min(axis=0), back[5:].max(axis=0)
+    return Face(box=(float(x0), float(y0), float(x1 - x0), float(y1 - y0)),
+                landmarks=back[:5].astype(np.float32), confidence=face.confidence)
+
+
+def overlap(a: Face, b: Face) -> float:
+    """Intersection over union of two boxes."""
+    ax, ay, aw, ah = a.box
+    bx, by, bw, bh = b.box
+    inter = max(0.0, min(ax + aw, bx + bw) - max(ax, bx)) * max(0.0, min(ay + ah, by + bh) - max(ay, by))
+    return inter / max(1e-9, a.area + b.area - inter)
+
+
+def merge(faces: list[Face], turned: list[Face], min_confidence: float, same_face: float = 0.3) -> list[Face]:
+    """`faces` plus the turned faces of at least `min_confidence`: where two overlap, the more
+    confident one stays."""
+    merged = list(faces)
+    for face in turned:
+        rivals = [f for f in merged if overlap(f, face) > same_face]
+        if face.confidence >= min_confidence and all(face.confidence > f.confidence for f in rivals):
+            merged = [f for f in merged if not any(f is r for r in rivals)] + [face]
+    return merged
 
 
 def most_central(faces: list[Face], width: int, height: int) -> Face | None:

@@ -247,6 +247,12 @@ def model_section(r: Report, pretrain: dict | None, finetune: dict | None) -> No
                         + f"batch {fine.get('batch_size')}, "
                         f"AdamW lr {fine.get('lr')}, <= {fine.get('epochs')} epochs / {fine.get('max_minutes')} min"],
     ]
+    interpolation = (finetune or {}).get("run", {}).get("interpolation")
+    if interpolation:
+        tar = ", ".join(f"{float(a):g}: {pct(t)}" for a, t in interpolation["validation_tar"].items())
+        start = fine.get("interpolate_from", "start")
+        rows.append(["weight interpolation", f"{start} + alpha (fine-tuned - {start}), alpha = {interpolation['alpha']:g}, "
+                                             f"chosen on the calibration people's true-match rate ({tar})"])
     r.table(["part", "choice"], rows)
     r.add(f"Settings: {sources}.", "")
 

@@ -6,7 +6,10 @@ Guards (each a setting, measured in the ablation):
 - `freeze_bn_stats`: BatchNorm running statistics stay as pretrained (augmented or small
   batches would otherwise re-estimate them);
 - `anchor`: L2-SP, a penalty anchor * ||w - w_start||^2 on the trainable weights, a pull
-  towards the pretrained solution instead of towards zero.
+  towards the pretrained solution instead of towards zero;
+- `interpolate`: after training, weight-space ensembling (WiSE-FT): the weights become
+  w_from + alpha (w_tuned - w_from), w_from the pretrained network (`interpolate_from`), alpha
+  chosen on validation people.
 """
 from __future__ import annotations
 
@@ -68,3 +71,10 @@ class WeightAnchor:
             return torch.zeros(())
         params = dict(self.module.named_parameters())
         return self.strength * sum((params[name] - start).square().sum() for name, start in self.start.items())
+
+
+def blend(backbone: nn.Module, start: dict[str, torch.Tensor], tuned: dict[str, torch.Tensor], alpha: float) -> None:
+    """Load start + alpha * (tuned - start) into `backbone` (alpha 0: where training started,
+    1: where it ended); integer buffers (BatchNorm's step counter) are taken from `tuned`."""
+    backbone.load_state_dict({name: torch.lerp(start[name].to(value.dtype), value, alpha) if value.is_floating_point()
+                              else value for name, value in tuned.items()})

@@ -118,7 +118,8 @@ def photo_error(name: str, code: str = "not_an_image", message: str = "not in a 
 
 
 def sample_embedding() -> dict:
-    return {"model": "face-embed 1.0", "threshold": 0.3, "faces": [
+    return {"model": "face-embed 1.0", "threshold": 0.3, "far_thresholds": [{"far": 0.001, "threshold": 0.3},
+                                                                          {"far": 0.0001, "threshold": 0.4}], "faces": [
         {"box": [1.0, 2.0, 30.0, 40.0], "confidence": 0.99, "embedding": [0.6, 0.8]},
         {"box": [50.0, 60.0, 20.0, 25.0], "confidence": 0.71, "embedding": [1.0, 0.0]},
     ]}

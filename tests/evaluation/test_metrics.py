@@ -40,6 +40,16 @@ def test_far_threshold_accepts_at_most_the_given_share_of_impostors():
         assert np.mean(impostors >= np.nextafter(threshold, -np.inf) - 1e-9) > far - 1e-4  # the lowest such
 
 
+def test_far_table_gives_stricter_thresholds_for_rarer_false_matches():
+    from evaluation.metrics import far_table, far_threshold
+
+    impostors = np.random.default_rng(2).normal(0, 0.1, 100_000)
+    table = far_table(impostors, rates=(1e-2, 1e-3, 1e-4, 1e-5))
+    assert [row["far"] for row in table] == [1e-2, 1e-3, 1e-4]  # 1e-5 of 100k pairs: 1 pair, too few to measure
+    assert [row["threshold"] for row in table] == sorted(row["threshold"] for row in table)
+    assert table[1]["threshold"] == round(far_threshold(impostors, 1e-3), 4)
+
+
 def test_all_pairs_lists_every_distinct_pair_once():
     from evaluation.metrics import all_pairs
 

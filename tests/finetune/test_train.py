@@ -77,6 +77,11 @@ def test_smoke_pipeline_pretrain_then_finetune_then_reload(smoke_cache, tmp_path
     assert saved["pairsDevTest"] == summary["pairsDevTest"]
     backbone, meta = load_backbone(tmp_path / "ft/backbone.pt")
     assert meta["threshold"] == summary["pairsDevTest"]["threshold"]
+    interpolation = summary["run"]["interpolation"]  # chosen on the calibration people
+    tar = interpolation["validation_tar"]
+    assert sorted(map(float, tar)) == sorted(params["interpolate"]) and meta["interpolation"] == interpolation["alpha"]
+    assert tar[interpolation["alpha"]] == max(tar.values())
+    assert isinstance(summary["pairsDevTest"]["calibration"]["far_thresholds"], list)  # few pairs here: maybe empty
     crops = np.random.default_rng(0).integers(0, 255, (3, 112, 112, 3), dtype=np.uint8)
     again, _ = load_backbone(tmp_path / "ft/backbone.pt")
     assert np.array_equal(FaceEmbedder(backbone).embed(crops), FaceEmbedder(again).embed(crops))

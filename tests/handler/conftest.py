@@ -23,6 +23,7 @@ WEIGHTS = REPO / "weights" / "face_embedder.pt"
 
 # Where YuNet finds the astronaut's face in skimage.data.astronaut() (x, y, w, h).
 ASTRONAUT_BOX = (178.0, 62.5, 90.5, 113.8)
+FAR_THRESHOLDS = [{"far": 0.01, "threshold": 0.25}, {"far": 0.001, "threshold": 0.3}, {"far": 0.0001, "threshold": 0.4}]
 
 
 def jpeg(image: np.ndarray, quality: int = 92) -> bytes:
@@ -114,7 +115,8 @@ def feature_model_dir(tmp_path_factory, photos) -> Path:
     with torch.no_grad():
         backbone(crops_to_tensor(np.stack(crops + noisy)))
     folder = tmp_path_factory.mktemp("feature_model")
-    save_checkpoint(folder / "face_embedder.pt", backbone.eval(), threshold=0.3, version="test-features")
+    save_checkpoint(folder / "face_embedder.pt", backbone.eval(), threshold=0.3, version="test-features",
+                    far_thresholds=FAR_THRESHOLDS)
     return folder
 
 

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from handler.protocol import ERROR_STATUS, PHOTO_ERRORS
 from model.embedder import load_backbone
+from tests.handler.conftest import FAR_THRESHOLDS
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -263,7 +264,7 @@ def test_embed_mode(embed, photo_bytes):
             assert len(face["embedding"]) == 256
             assert math.isclose(float(np.linalg.norm(face["embedding"])), 1.0, abs_tol=1e-4)
     assert embed.one({"image": bytearray(photo_bytes["cat"])}) == (
-        {"model": "face-embed:test-features", "threshold": 0.3, "faces": []}, 200)
+        {"model": "face-embed:test-features", "threshold": 0.3, "far_thresholds": FAR_THRESHOLDS, "faces": []}, 200)
 
 
 def test_embed_matches_verify_scores(embed, verify, photo_bytes):

@@ -109,6 +109,8 @@ def test_embed_endpoint(server, photo_bytes):
         payload = response.json()
         assert payload["model"].startswith("face-embed:")
         assert -1 <= payload["threshold"] <= 1  # the calibrated one, for callers comparing embeddings
+        stricter = [row["threshold"] for row in payload["far_thresholds"] if row["far"] < 0.001]
+        assert stricter and min(stricter) >= payload["threshold"]  # the served weights' table, for 1:N search
         assert len(payload["faces"]) == 2
         for face in payload["faces"]:
             check_box(face["box"])

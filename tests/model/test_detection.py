@@ -106,3 +106,32 @@ def test_finds_faces_in_lfw_photos_and_in_a_group_of_them(detector):
     assert len(found) >= 4
     for x in offsets:
         assert any(x < f.center[0] < x + 160 for f in found)
+
+
+@pytest.mark.parametrize("turn", [cv2.ROTATE_90_CLOCKWISE, cv2.ROTATE_90_COUNTERCLOCKWISE])
+def test_turned_photo_is_searched_turned_back(detector, astronaut_bgr, turn):
+    from model.alignment import align_face
+
+    upright = detector.detect(astronaut_bgr)[0]
+    turned = cv2.rotate(astronaut_bgr, turn)
+    assert max((f.confidence for f in detector.detect_upright(turned)), default=0.0) < detector.retry_below
+    (face,) = detector.detect(turned)
+    assert face.confidence > 0.8
+    # the same face, in the turned photo's pixels, and aligned upright as from the upright photo
+    back = cv2.rotate(np.zeros(astronaut_bgr.shape[:2], np.uint8), turn)
+    x, y, w, h = (round(v) for v in face.box)
+    back[y:y + h, x:x + w] = 1
+    mask = cv2.rotate(back, {cv2.ROTATE_90_CLOCKWISE: cv2.ROTATE_90_COUNTERCLOCKWISE,
+                             cv2.ROTATE_90_COUNTERCLOCKWISE: cv2.ROTATE_90_CLOCKWISE}[turn])
+    ys, xs = np.nonzero(mask)
+    assert iou([xs.min(), ys.min(), xs.max() - xs.min(), ys.max() - ys.min()], upright.box) > 0.7
+    difference = np.abs(align_face(turned, face.landmarks).astype(int) - align_face(astronaut_bgr, upright.landmarks).astype(int))
+    assert difference.mean() < 12
+
+
+def test_upright_faces_are_not_searched_again(detector, astronaut_bgr, monkeypatch):
+    calls = []
+    original = detector.detect_upright
+    monkeypatch.setattr(detector, "detect_upright", lambda image: calls.append(image.shape) or original(image))
+    detector.detect(astronaut_bgr)
+    assert calls == [astronaut_bgr.shape]

@@ -5,7 +5,7 @@ import torch
 from finetune.losses import ArcFace
 from finetune.train import imprint
 from model.backbone import BackboneConfig, FaceBackbone
-from training.transfer import WeightAnchor, frozen_prefix, set_train_mode
+from training.transfer import WeightAnchor, blend, frozen_prefix, set_train_mode
 
 
 def small_backbone() -> FaceBackbone:
@@ -51,3 +51,16 @@ def test_imprinting_starts_each_class_at_its_first_embeddings_once():
     assert seen.tolist() == [True, False, True]
     imprint(head, torch.tensor([[0, 1.0, 0, 0]]), torch.tensor([0]), seen)
     assert torch.allclose(head.weight[0], torch.tensor([1.0, 0, 0, 0]))  # not re-imprinted
+
+
+def test_blend_moves_along_the_line_from_start_to_tuned():
+    start, tuned = small_backbone().state_dict(), small_backbone().state_dict()
+    tuned = {name: value + 1 if value.is_floating_point() else value + 5 for name, value in tuned.items()}
+    backbone = small_backbone()
+    for alpha in (0.0, 0.25, 1.0):
+        blend(backbone, start, tuned, alpha)
+        for name, value in backbone.state_dict().items():
+            if value.is_floating_point():
+                torch.testing.assert_close(value, start[name] + alpha * (tuned[name] - start[name]))
+            else:  # BatchNorm's batch counter: the tuned one
+                assert torch.equal(value, tuned[name])
