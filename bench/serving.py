@@ -303,16 +303,6 @@ def heldout_pairs(cache: Path) -> tuple[list[str], np.ndarray, np.ndarray, np.nd
 BENCHMARKS = {"pairsDevTest": lfw_test_pairs, "held-out CelebA": heldout_pairs}
 
 
-def best_accuracy(scores: np.ndarray, same: np.ndarray) -> float:
-    """The accuracy of the best threshold (any cut between sorted scores), in one pass."""
-    order = np.argsort(scores)
-    ranked = same[order]
-    # cut before position k: the k lowest are called different, the rest same
-    different_below = np.concatenate([[0], np.cumsum(~ranked)])
-    same_above = np.concatenate([[0], np.cumsum(ranked[::-1])])[::-1]
-    return float(np.max(different_below + same_above) / len(scores))
-
-
 def accuracy(embedders: dict, cache: Path, stored_threshold: float | None) -> dict:
     """Per benchmark (BENCHMARKS) and embedder: accuracy at the stored threshold (the served
     decision), the best accuracy any threshold reaches and ROC AUC. The first embedder is the
@@ -320,6 +310,7 @@ def accuracy(embedders: dict, cache: Path, stored_threshold: float | None) -> di
     from sklearn.metrics import roc_auc_score
 
     from data.manifest import load_crops
+    from evaluation.metrics import best_threshold
 
     out: dict = {"stored_threshold": stored_threshold, "tolerance": ACCURACY_TOLERANCE}
     for benchmark, pairs_of in BENCHMARKS.items():
@@ -338,7 +329,7 @@ def accuracy(embedders: dict, cache: Path, stored_threshold: float | None) -> di
             embeddings = with_threads(2, lambda: embedder.embed(crops))
             scores = (embeddings @ embeddings.T)[a, b]
             row = {"roc_auc": round(float(roc_auc_score(same, scores)), 5),
-                   "best_accuracy": round(best_accuracy(scores, same), 4)}
+                   "best_accuracy": round(float(np.mean((scores >= best_threshold(scores, same)) == same)), 4)}
             if stored_threshold is not None:
                 row["accuracy"] = round(float(np.mean((scores >= stored_threshold) == same)), 4)
             row["seconds"] = round(time.perf_counter() - started, 1)

@@ -91,19 +91,6 @@ def test_opencv_yardstick_runs_the_same_photos():
     assert max(scores) > 0.6 > min(scores)  # her own photos match, other people do not
 
 
-def test_best_accuracy_matches_the_threshold_search():
-    import numpy as np
-
-    from bench.serving import best_accuracy
-    from evaluation.metrics import best_threshold
-
-    rng = np.random.default_rng(0)
-    same = rng.random(400) < 0.3
-    scores = np.where(same, rng.normal(0.6, 0.2, 400), rng.normal(0.1, 0.2, 400))
-    assert best_accuracy(scores, same) == pytest.approx(np.mean((scores >= best_threshold(scores, same)) == same))
-    assert best_accuracy(np.array([0.1, 0.9]), np.array([False, True])) == 1.0
-
-
 def test_accuracy_covers_both_benchmarks_on_a_real_cache(smoke_cache):
     from bench.serving import BENCHMARKS, accuracy
     from model.embedder import FaceEmbedder

@@ -40,6 +40,19 @@ def test_far_threshold_accepts_at_most_the_given_share_of_impostors():
         assert np.mean(impostors >= np.nextafter(threshold, -np.inf) - 1e-9) > far - 1e-4  # the lowest such
 
 
+def test_best_threshold_is_the_best_cut_between_scores():
+    from evaluation.metrics import best_threshold
+
+    rng = np.random.default_rng(0)
+    same = rng.random(400) < 0.3
+    scores = np.round(np.where(same, rng.normal(0.6, 0.2, 400), rng.normal(0.1, 0.2, 400)), 2)  # with ties
+    order = np.sort(np.unique(scores))
+    cuts = np.concatenate([[order[0] - 1e-6], (order[:-1] + order[1:]) / 2, [order[-1] + 1e-6]])
+    best = max(np.mean((scores >= t) == same) for t in cuts)  # every cut, one by one
+    assert np.mean((scores >= best_threshold(scores, same)) == same) == best
+    assert best_threshold(np.array([0.1, 0.9]), np.array([False, True])) == 0.5
+
+
 def test_far_table_gives_stricter_thresholds_for_rarer_false_matches():
     from evaluation.metrics import far_table, far_threshold
 
