@@ -120,8 +120,10 @@ $(BENCH_VENV)/.installed: requirements-bench.txt
 	$(BENCH_VENV)/bin/python -m pip install -q -r requirements-bench.txt
 	touch $@
 
+# A fresh temporary folder each run (pytest empties --basetemp first), so no test sees an
+# earlier run's files or a machine-dependent numbered folder.
 test: install
-	DATA_DIR=$(DATA_DIR) $(PYTHON) -m pytest $(PYTEST_ARGS)
+	DATA_DIR=$(DATA_DIR) $(PYTHON) -m pytest --basetemp="$${TMPDIR:-/tmp}/face-verify-tests" $(PYTEST_ARGS)
 
 clean:
 	rm -rf cache/smoke runs/smoke .pytest_cache logs

@@ -1,4 +1,4 @@
-"""`python -m client verify REF TEST [TEST ...]`; see client/cli.py."""
+"""`python -m client verify REF TEST [TEST ...]`; see client/cli/."""
 import sys
 
 from .cli import main

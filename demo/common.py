@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from client import FaceClient, FaceClientError, VerificationResult
-from client.terminal import exit_code
+from client.cli.terminal import exit_code
 from data.lfw import default_data_dir
 
 RUNS = Path("runs")  # git-ignored: ordinary demo runs write here

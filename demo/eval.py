@@ -17,7 +17,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from client.terminal import glue_token
+from client.cli.terminal import glue_token
 from demo.common import add_client_args, data_dir, make_client, output_path, run_main, verify_all
 from demo.sampling import (
     OTHERS,

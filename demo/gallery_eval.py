@@ -8,7 +8,7 @@ A probe's face is the one nearest the photo's centre (LFW centres the labelled f
 
 - top-1: the nearest enrolled person is the right one (whatever the score);
 - identified: top-1 and its score >= the threshold (the gallery's default: the server's
-  calibrated thresholds sized to the gallery, `client.gallery_threshold`; or --threshold);
+  calibrated thresholds sized to the gallery, `client.gallery.threshold`; or --threshold);
 - unknown rejected: a never-enrolled person's face gets no identity;
 - search time: the vector store's query alone, per face, at the gallery's size.
 
@@ -29,8 +29,8 @@ from pathlib import Path
 
 from client import FaceClient
 from client.gallery import Gallery
-from client.gallery_faces import FaceChoiceError, enrolment_face
-from client.gallery_store import collection_for
+from client.gallery.faces import FaceChoiceError, enrolment_face
+from client.gallery.store import collection_for
 from demo.common import add_client_args, data_dir, run_main
 from demo.sampling import lfw_photo, load_devtest_people
 

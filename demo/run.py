@@ -14,7 +14,7 @@ import json
 import sys
 from pathlib import Path
 
-from client.terminal import format_table, glue_token
+from client.cli.terminal import format_table, glue_token
 from demo.common import add_client_args, data_dir, make_client, output_path, run_main, verify_all
 from demo.sampling import (
     REQUIRED_ACCEPTED,

@@ -13,7 +13,7 @@ from PIL import Image
 from client import FaceClient
 from client.cli import main as cli_main
 from client.gallery import Gallery, ModelMismatchError
-from client.gallery_store import collection_for
+from client.gallery.store import collection_for
 
 pytestmark = pytest.mark.integration
 

@@ -1,7 +1,7 @@
 """Which face of a photo gets enrolled."""
 import pytest
 
-from client.gallery_faces import FaceChoiceError, enrolment_face
+from client.gallery.faces import FaceChoiceError, enrolment_face
 from client.models import EmbeddedFace
 
 

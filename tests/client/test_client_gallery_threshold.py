@@ -1,7 +1,7 @@
 """The 1:N search threshold: stricter as the gallery grows, read from the server's table."""
 import pytest
 
-from client.gallery_threshold import search_threshold
+from client.gallery.threshold import search_threshold
 from client.models import EmbeddingResult
 
 TABLE = [{"far": 1e-2, "threshold": 0.30}, {"far": 1e-3, "threshold": 0.40}, {"far": 1e-4, "threshold": 0.45},

@@ -6,7 +6,7 @@
         print(gallery.identify("party.jpg").identities)   # ["Ada", None, ...]; None: unknown
 
 Embeddings come from the running service's face-embed endpoint (through FaceClient); they
-are kept in a vector store (gallery_store.py). Nothing here imports torch.
+are kept in a vector store (store.py). Nothing here imports torch.
 """
 from __future__ import annotations
 
@@ -14,11 +14,12 @@ import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from .client import FaceClient
-from .errors import BadInputError, PhotoInputError
-from .gallery_errors import GalleryError, ModelMismatchError
-from .gallery_faces import SIMILAR_AREA, FaceChoiceError, enrolment_face
-from .gallery_results import (
+from ..client import FaceClient
+from ..errors import BadInputError, PhotoInputError
+from ..models import EmbeddingResult
+from .errors import GalleryError, ModelMismatchError
+from .faces import SIMILAR_AREA, FaceChoiceError, enrolment_face
+from .results import (
     Candidate,
     Enrollment,
     IdentifiedFace,
@@ -26,9 +27,9 @@ from .gallery_results import (
     Person,
     Refusal,
 )
-from .gallery_store import FaceStore, collection_for
-from .gallery_threshold import DEFAULT_FALSE_IDENTIFICATION_RATE, search_threshold
-from .photos import PhotoLike
+from .store import FaceStore, collection_for
+from .threshold import DEFAULT_FALSE_IDENTIFICATION_RATE, search_threshold
+from ..photos import PhotoLike
 
 __all__ = ["Gallery", "default_location", "GalleryError", "ModelMismatchError", "Candidate",
            "Enrollment", "IdentifiedFace", "Identification", "Person", "Refusal"]
@@ -160,13 +161,17 @@ class Gallery:
     def identify(self, photo: PhotoLike, top_k: int = 3, threshold: float | None = None) -> Identification:
         """Every face in the photo with its `top_k` best candidates (one per person). A face's
         identity is the best candidate if its score >= threshold, else None (unknown). The
-        default threshold grows with the gallery (`gallery_threshold.search_threshold`: the
+        default threshold grows with the gallery (`threshold.search_threshold`: the
         server's calibrated thresholds, for `false_identification_rate`). Raises
         ModelMismatchError while the gallery holds people enrolled with another model version
         than the server's."""
+        return self.search(self.client.embed(photo), top_k, threshold)
+
+    def search(self, answer: EmbeddingResult, top_k: int = 3, threshold: float | None = None) -> Identification:
+        """identify() for faces already embedded by the service (its face-embed answer), e.g.
+        one answer per video frame."""
         if top_k < 1:
             raise GalleryError("top_k must be >= 1", code="bad_top_k")
-        answer = self.client.embed(photo)
         current = collection_for(answer.model)
         self.check_model(answer.model)
         collections = self.store.collections()

@@ -8,10 +8,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from .cli import _client, _fmt_box, _write_json, expand_photos
-from .photos import PHOTO_SUFFIXES
-from .errors import PhotoInputError
-from .gallery_threshold import DEFAULT_FALSE_IDENTIFICATION_RATE
+from .common import expand_photos, make_client, write_json
+from .terminal import fmt_box
+from ..photos import PHOTO_SUFFIXES
+from ..errors import PhotoInputError
+from ..gallery.threshold import DEFAULT_FALSE_IDENTIFICATION_RATE
 
 BAD_INPUT = 5
 
@@ -58,9 +59,9 @@ def add(commands, common) -> None:
 
 
 def _open(args: argparse.Namespace, with_client: bool = True):
-    from .gallery import Gallery  # needs qdrant-client; the other commands do not
+    from ..gallery import Gallery  # needs qdrant-client; the other commands do not
 
-    return Gallery(args.gallery, _client(args) if with_client else None,
+    return Gallery(args.gallery, make_client(args) if with_client else None,
                    false_identification_rate=getattr(args, "false_identification_rate", DEFAULT_FALSE_IDENTIFICATION_RATE))
 
 
@@ -106,11 +107,11 @@ def cmd_identify(args: argparse.Namespace) -> int:
         for i, face in enumerate(result.faces, start=1):
             who = face.identity or "unknown"
             candidates = ", ".join(f"{c.name} {c.score:.3f}" for c in face.candidates) or "-"
-            print(f"{i:>3}  box {_fmt_box(face.box):<22}  {who:<24}  candidates: {candidates}")
+            print(f"{i:>3}  box {fmt_box(face.box):<22}  {who:<24}  candidates: {candidates}")
         if not result.faces:
             print("no face found")
     if args.json:
-        _write_json(args.json, result.model_dump(mode="json"))
+        write_json(args.json, result.model_dump(mode="json"))
     return 0
 
 
@@ -118,7 +119,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     with _open(args, with_client=False) as gallery:
         people = gallery.people()
     if args.json:
-        _write_json("-", {"people": [p.model_dump(mode="json") for p in people]})
+        write_json("-", {"people": [p.model_dump(mode="json") for p in people]})
         return 0
     for person in people:
         print(f"{person.name}\t{len(person.photos)} photo(s)\t{person.model}")

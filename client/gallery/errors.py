@@ -1,7 +1,7 @@
 """Gallery errors: part of the client's one hierarchy (client.errors.FaceClientError)."""
 from __future__ import annotations
 
-from .errors import FaceClientError
+from ..errors import FaceClientError
 
 
 class GalleryError(FaceClientError):

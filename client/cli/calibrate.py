@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .calibrate import (
+from ..calibrate import (
     Row,
     embed_people,
     format_table,
@@ -16,8 +16,8 @@ from .calibrate import (
     score_pairs,
     table_thresholds,
 )
-from .errors import BadInputError, PhotoInputError
-from .thresholds import THRESHOLD_FILE_NAME, write_threshold_file
+from ..errors import BadInputError, PhotoInputError
+from ..thresholds import THRESHOLD_FILE_NAME, write_threshold_file
 
 
 def add(commands, common) -> None:
@@ -40,8 +40,8 @@ def add(commands, common) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .cli import Progress, _client
-    from .photos import PHOTO_SUFFIXES
+    from .common import Progress, make_client
+    from ..photos import PHOTO_SUFFIXES
 
     if not 0 < args.far < 1:
         raise PhotoInputError(f"--far must be in (0, 1), not {args.far}", code="bad_far")
@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
         raise PhotoInputError(f"{root} needs folders for at least 2 people, one of them with 2 or more photos",
                               code="too_few_people")
     progress = None if args.quiet else Progress("calibrate: photos")
-    with _client(args) as client:
+    with make_client(args) as client:
         embeddings = embed_people(client, people, lambda line: print(line, file=sys.stderr), progress)
         client.threshold = None  # ask for the server's own threshold, for comparison
         served = _served(client, people)

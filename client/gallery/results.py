@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-from .models import Box
+from ..models import Box
 
 
 class _Result(BaseModel):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 
-from .models import EmbeddingResult
+from ..models import EmbeddingResult
 
 DEFAULT_FALSE_IDENTIFICATION_RATE = 0.01  # a stranger is named as someone 1 time in 100
 

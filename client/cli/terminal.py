@@ -2,7 +2,7 @@
 client): the exit code of each error, `--token` values starting with "-", the verdict table."""
 from __future__ import annotations
 
-from .errors import (
+from ..errors import (
     AuthenticationError,
     BadInputError,
     FaceClientError,
@@ -10,7 +10,7 @@ from .errors import (
     RequestTimeoutError,
     ServerUnavailableError,
 )
-from .models import VerificationResult
+from ..models import VerificationResult
 
 EXIT_CODES = ((AuthenticationError, 4), (BadInputError, 5), (PhotoInputError, 5),
               (ServerUnavailableError, 3), (RequestTimeoutError, 3), (FaceClientError, 1))

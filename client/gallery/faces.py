@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .models import EmbeddedFace
+from ..models import EmbeddedFace
 
 # A second face at least this share of the largest one's area makes the photo ambiguous:
 # it is not clear whose photo it is.

@@ -1,0 +1,29 @@
+"""The gallery (1:N): enrol people from photos, identify the faces in a photo among them.
+
+    from client.gallery import Gallery
+    with Gallery() as gallery:
+        gallery.enroll("Ada", ["ada1.jpg", "ada2.jpg"])
+        print(gallery.identify("party.jpg").identities)   # ["Ada", None, ...]; None: unknown
+
+`gallery.py` (the Gallery), `store.py` (the vector store), `threshold.py` (the search
+threshold sized to the gallery), `faces.py` (which face of a photo is enrolled),
+`results.py` (answers), `errors.py`. The vector store's library is imported only when a
+Gallery is first used, so the CLI starts without it.
+"""
+from __future__ import annotations
+
+from importlib import import_module
+
+from .errors import GalleryError, ModelMismatchError
+from .results import Candidate, Enrollment, Identification, IdentifiedFace, Person, Refusal
+
+_LAZY = {"Gallery": ".gallery", "default_location": ".gallery", "collection_for": ".store"}
+
+__all__ = ["Gallery", "default_location", "collection_for", "GalleryError", "ModelMismatchError",
+           "Candidate", "Enrollment", "IdentifiedFace", "Identification", "Person", "Refusal"]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

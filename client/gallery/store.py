@@ -1,0 +1,169 @@
+"""The gallery's vector store: one interface, two back-ends.
+
+- a folder: the embedded store, Qdrant Edge (the Qdrant engine in process; edge_store.py);
+- an http(s) URL: a Qdrant server or cluster through qdrant-client (server_store.py).
+
+Both keep the same layout: one collection (Edge: one shard) per model version
+(`faces-<hash of the version>`), cosine distance, one point per enrolled photo with payload
+{name, photo, model, sha256}. Embeddings of two model versions therefore never meet in one
+search, and a collection's dimension is whatever that model gives. A search returns one hit
+per person (the best of their photos).
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import uuid
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+
+PREFIX = "faces-"
+POINT_NAMESPACE = uuid.UUID("6f1c1c52-5f0e-4f55-9d3c-4a0c7f2f8b1e")
+PAGE = 1000  # points per scroll page and per write batch
+
+
+def is_url(location: str | os.PathLike) -> bool:
+    return str(location).startswith(("http://", "https://"))
+
+
+def collection_for(model: str) -> str:
+    return PREFIX + hashlib.sha256(model.encode("utf-8")).hexdigest()[:16]
+
+
+def point_id(name: str, photo: str) -> str:
+    """The same person and photo name always land on the same point (re-adding replaces it)."""
+    return str(uuid.uuid5(POINT_NAMESPACE, f"{name}\x00{photo}"))
+
+
+def content_hash(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@dataclass
+class Face:
+    """One stored point: who, from which photo, by which model, and its embedding."""
+
+    name: str
+    photo: str
+    model: str
+    vector: list[float] | None = None
+    sha256: str | None = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        return point_id(self.name, self.photo)
+
+    def payload(self) -> dict:
+        payload = {"name": self.name, "photo": self.photo, "model": self.model}
+        if self.sha256:
+            payload["sha256"] = self.sha256
+        return payload
+
+    @classmethod
+    def from_payload(cls, payload: dict, vector: Sequence[float] | None = None) -> "Face":
+        return cls(name=payload["name"], photo=payload["photo"], model=payload["model"],
+                   vector=None if vector is None else [float(v) for v in vector], sha256=payload.get("sha256"))
+
+
+def one_per_person(hits: Iterable[tuple[str, float, str]], top_k: int) -> list[tuple[str, float, str]]:
+    """(name, score, photo) hits, best first, keeping each person's best only."""
+    best: dict[str, tuple[str, float, str]] = {}
+    for hit in sorted(hits, key=lambda hit: -hit[1]):
+        best.setdefault(hit[0], hit)
+    return list(best.values())[:top_k]
+
+
+class GalleryStore(ABC):
+    """What the Gallery needs from a vector store; `open_store` picks the back-end."""
+
+    location: str
+    embedded: bool
+
+    # reading
+    @abstractmethod
+    def collections(self) -> list[str]: ...
+
+    @abstractmethod
+    def count(self, collection: str, name: str | None = None) -> int: ...
+
+    @abstractmethod
+    def faces(self, collection: str, with_vectors: bool = False) -> Iterator[Face]:
+        """Every stored face, page by page."""
+
+    @abstractmethod
+    def dimension(self, collection: str) -> int | None:
+        """The collection's vector size; None if it does not exist."""
+
+    @abstractmethod
+    def stored(self, collection: str, ids: Sequence[str]) -> dict[str, Face]:
+        """The faces among `ids` that are stored, by id (no vectors)."""
+
+    @abstractmethod
+    def search(self, collection: str, vector: Sequence[float], top_k: int) -> list[tuple[str, float, str]]:
+        """(name, score, photo) of the `top_k` closest people, one hit per person, best first."""
+
+    def points(self, collection: str) -> Iterator[dict]:
+        """Every point's payload."""
+        for face in self.faces(collection):
+            yield face.payload()
+
+    def model_of(self, collection: str) -> str | None:
+        return next((face.model for face in self.faces(collection)), None)
+
+    # writing
+    @abstractmethod
+    def ensure(self, collection: str, dim: int) -> None:
+        """Creates the collection, or checks that it holds `dim`-d vectors."""
+
+    @abstractmethod
+    def put(self, collection: str, faces: Sequence[Face]) -> None:
+        """Upserts the faces (their id: person + photo name), durably."""
+
+    @abstractmethod
+    def delete_person(self, name: str, collections: Iterable[str] | None = None) -> int:
+        """Deletes every embedding of `name`; returns how many there were."""
+
+    @abstractmethod
+    def drop(self, collection: str) -> None: ...
+
+    def add(self, collection: str, name: str, model: str, photos: Sequence[str],
+            vectors: Sequence[Sequence[float]], hashes: Sequence[str | None] | None = None) -> None:
+        hashes = hashes or [None] * len(photos)
+        self.put(collection, [Face(name, photo, model, [float(v) for v in vector], sha256)
+                              for photo, vector, sha256 in zip(photos, vectors, hashes)])
+
+    def drop_empty(self, keep: str | None = None) -> None:
+        for collection in self.collections():
+            if collection != keep and self.count(collection) == 0:
+                self.drop(collection)
+
+    def wipe(self) -> None:
+        """Makes deletions final in the store's files (the embedded store rewrites them)."""
+
+    def optimize(self) -> None:
+        """Builds what searches need at scale (the embedded store's HNSW index)."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    def __enter__(self) -> "GalleryStore":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def open_store(location: str | os.PathLike, *, shards: int | None = None) -> GalleryStore:
+    """location: a folder (the embedded store, created owner-only; a folder of the earlier
+    local-mode layout is migrated on first open) or an http(s) URL of a Qdrant server /
+    cluster (API key from $QDRANT_API_KEY). shards: `shard_number` of collections created
+    on a cluster."""
+    if is_url(location):
+        from .server_store import ServerStore
+
+        return ServerStore(str(location), shards=shards)
+    from .edge_store import EdgeStore
+
+    return EdgeStore(location)
