@@ -6,7 +6,7 @@ PYTHON := $(VENV)/bin/python
 DATA_DIR ?= $(shell sed -n 's/^  data_dir: *//p' params.yaml)
 STAMP := $(VENV)/.installed
 
-.PHONY: install data pretrain finetune evaluate archive serve stop demo demo-eval enroll gallery-eval test clean ablation report dvc-dag loadtest faulttest bench ui bench-env transfer-ablation
+.PHONY: install data pretrain finetune evaluate archive serve stop status demo demo-eval enroll gallery-eval gallery-bench test clean ablation report dvc-dag loadtest faulttest bench bench-stream ui bench-env transfer-ablation
 
 install: $(STAMP)
 
@@ -14,6 +14,7 @@ install: $(STAMP)
 # installed first and alone so pip takes the CPU-capable wheels from the local disk.
 $(STAMP): requirements.txt requirements-nodeps.txt
 	@bash scripts/check_java.sh
+	@bash scripts/check_nginx.sh || true  # only `make serve REPLICAS=N` needs it
 	test -x $(PYTHON) || python3 -m venv $(VENV)
 	$(PYTHON) -m pip install -q --upgrade pip
 	$(PYTHON) -m pip install -q $$(grep -E '^torch(vision)?==' requirements.txt)
@@ -50,11 +51,18 @@ archive: install $(MARS)
 model_store/%.mar: $(MAR_DEPS) | $(STAMP)
 	VENV=$(VENV) bash archive/archive.sh $* model_store
 
+# REPLICAS=N (N > 1): N TorchServe replicas behind nginx on the same address, one key
+# (docs/scaling.md); `make stop` stops them too.
+REPLICAS ?= 1
 serve: install $(MARS)
-	VENV=$(VENV) bash scripts/serve.sh start
+	VENV=$(VENV) REPLICAS=$(REPLICAS) bash scripts/serve.sh start
 
 stop:
 	VENV=$(VENV) bash scripts/serve.sh stop
+
+# Health; with replicas: .serve/replicas.json (ports, pids, health, restarts) checked live.
+status:
+	@VENV=$(VENV) bash scripts/serve.sh status
 
 # The 1 + 15 demo against the running server (started if needed). Own photos:
 # make demo REF=path/to/reference.jpg TESTS=path/to/folder. Writes runs/demo/
@@ -69,7 +77,7 @@ demo-eval: serve
 	$(PYTHON) -m demo.eval --data-dir "$(DATA_DIR)" --sets $(SETS) $(ARGS)
 
 # The gallery (1:N identification): enrol every $(PEOPLE)/<name>/ folder as <name> into
-# GALLERY (default: the client's, see README "Identifying people"), and the LFW
+# GALLERY (default: the client's, see docs/gallery.md), and the LFW
 # peopleDevTest evaluation -> reports/gallery.json.
 PEOPLE ?= people
 enroll: serve
@@ -78,11 +86,18 @@ enroll: serve
 gallery-eval: serve
 	$(PYTHON) -m demo.gallery_eval --data-dir "$(DATA_DIR)" $(ARGS)
 
+# The gallery's store at 10k / 100k / 1M faces and identification with distractors (needs
+# `make data`; resumable, about 30 min on 2 cores) -> reports/gallery_scale.json + plot.
+gallery-bench: install
+	$(PYTHON) -m bench.gallery_scale $(ARGS)
+
 # reports/REPORT.md (+ reports/plots/*.csv for `dvc plots show`) from the run outputs in
 # reports/; a missing one is listed with the command that produces it. ARGS=--smoke: smoke runs.
+# Then the figures quoted in README.md and docs/ (report/doc_figures.py; not for smoke runs).
 report: install
 	$(PYTHON) -m report.plot_data $(ARGS)
 	$(PYTHON) -m report.report $(ARGS)
+	$(if $(findstring --smoke,$(ARGS)),,$(PYTHON) -m report.doc_figures)
 
 # The DVC pipeline (dvc.yaml, the same entry points as the targets above): its graph and
 # which stages are stale. Runs nothing; `$(VENV)/bin/dvc repro` would.
@@ -98,17 +113,28 @@ ui: serve
 # Against the running server (started if needed), 127.0.0.1 only; run them on an idle machine.
 # loadtest: 4 and 8 clients x 60 s of verify(1 + 15), then workers killed under load (the
 # fault phase; `faulttest` runs it alone) -> reports/load.json. LOAD_ARGS: e.g.
-# "--concurrency 2 --duration 10 --no-fault". bench: end-to-end latency vs OpenCV's YuNet + SFace
+# "--concurrency 2 --duration 10 --no-fault". With REPLICAS=N (N > 1) the load goes through
+# nginx and the fault phase is a replica killed under load (bench/failover.py; FAILOVER_ARGS)
+# -> reports/load_replicas.json. bench: end-to-end latency vs OpenCV's YuNet + SFace
 # in process and vs the handler's stages, embedding throughput, every engine and lever, their
-# pairsDevTest accuracy -> reports/bench.json.
+# pairsDevTest accuracy -> reports/bench.json, then the stream figures (bench-stream).
 loadtest: serve
-	DATA_DIR=$(DATA_DIR) $(PYTHON) -m bench.loadtest $(LOAD_ARGS)
+	if [ -f .serve/replicas.json ]; then \
+	  DATA_DIR=$(DATA_DIR) $(PYTHON) -m bench.loadtest --out reports/load_replicas.json $(LOAD_ARGS) && \
+	  DATA_DIR=$(DATA_DIR) $(PYTHON) -m bench.failover $(FAILOVER_ARGS); \
+	else DATA_DIR=$(DATA_DIR) $(PYTHON) -m bench.loadtest $(LOAD_ARGS); fi
 
 faulttest: serve
 	DATA_DIR=$(DATA_DIR) $(PYTHON) -m bench.loadtest --only-fault $(LOAD_ARGS)
 
 bench: serve bench-env
 	DATA_DIR=$(DATA_DIR) $(PYTHON) -m bench.serving $(BENCH_ARGS)
+	DATA_DIR=$(DATA_DIR) $(PYTHON) -m bench.stream $(STREAM_ARGS)
+
+# The Live tab's frames/s and delay at 1 and 3 faces, gallery look-ups with and without
+# tracking, names on the LFW clip, `video identify`'s speed -> reports/stream.json.
+bench-stream: serve
+	DATA_DIR=$(DATA_DIR) $(PYTHON) -m bench.stream $(STREAM_ARGS)
 
 # OpenCV 4 in its own environment, for the yardstick `make bench` runs in process: OpenCV 5
 # (the project's) cannot run the int8 SFace file. Re-made only when requirements-bench.txt changes.

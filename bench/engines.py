@@ -4,7 +4,7 @@ model, and int8 (ONNX Runtime dynamic; static QDQ calibrated on aligned crops, r
 Runtime and by OpenVINO). Each is a factory (threads, flip) -> embedder with `.embed(crops)`.
 
 Only the served engine lives in model/; the int8 builds stay here because none holds the
-accuracy (reports/bench.json, README Performance).
+accuracy (reports/bench.json, docs/performance.md).
 """
 from __future__ import annotations
 
@@ -62,7 +62,7 @@ def int8_models(model: bytes, calibration: np.ndarray) -> dict[str, bytes]:
 
 
 def engine_variants(backbone, calibration: np.ndarray) -> dict[str, Factory]:
-    model = export_onnx(backbone, int(getattr(backbone.config, "input_size", 112)))
+    model = export_onnx(backbone)  # at the input size the weights declare
     int8 = int8_models(model, calibration)
     dim = int(backbone.config.embedding_dim)
 

@@ -31,7 +31,7 @@ import signal
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -40,7 +40,7 @@ import requests
 from urllib3.filepost import encode_multipart_formdata
 
 from bench.photos import PhotoSet, photo_set
-from bench.target import REPO, Target, machine_state
+from bench.target import REPO, Target, machine_state, write_report
 
 RATIO_TARGET = 3.0  # p95 <= 3 x p50
 
@@ -330,6 +330,24 @@ def fault_section(target, photos, checker, args) -> dict:
     return section
 
 
+def front_of_replicas(target: Target) -> int:
+    """How many replicas stand behind `target` when it is `make serve REPLICAS=N`'s nginx, else 0."""
+    try:
+        state = json.loads((REPO / ".serve" / "replicas.json").read_text())
+    except (OSError, ValueError):
+        return 0
+    return len(state["replicas"]) if state["front"]["url"].rstrip("/") == target.inference else 0
+
+
+def check_front(target: Target) -> None:
+    try:
+        ping = requests.get(f"{target.inference}/ping", headers=target.auth(), timeout=10)
+    except requests.RequestException as exc:
+        raise SystemExit(f"no server at {target.inference} ({exc.__class__.__name__}): run `make serve`") from None
+    if ping.status_code != 200:
+        raise SystemExit(f"{target.inference}/ping answered {ping.status_code}: {ping.text[:200]}")
+
+
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
@@ -353,7 +371,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     target = Target.from_args(args.url, args.management, args.key_file)
-    target.check()
+    replicas = front_of_replicas(target)
+    if replicas:
+        check_front(target)
+    else:
+        target.check()
     photos = photo_set(args.data_dir)
     machine = machine_state()
     if not machine["idle"]:
@@ -379,7 +401,8 @@ def main(argv: list[str] | None = None) -> int:
     report |= {
         "generated": _now(), "target": target.inference, "request": f"verify 1 + {len(photos.tests)}",
         "photos": photos.source, "machine": machine,
-        "server": {"face-verify": target.describe("face-verify")},
+        "server": ({"replicas": replicas, "front": "nginx (make serve REPLICAS=N)"} if replicas
+                   else {"face-verify": target.describe("face-verify")}),
     }
     if not args.only_fault:
         phases = [load_phase(target, photos, checker, c, args.duration, args.timeout) for c in args.concurrency]
@@ -388,12 +411,13 @@ def main(argv: list[str] | None = None) -> int:
             "zero_errors_and_lost_at_8": None if at8 is None else (at8["errors"] == 0 and at8["lost"] == 0),
             "p95_within_3x_p50_at_8": None if at8 is None else at8.get("p95_within_3x_p50"),
         }}
-    if not args.no_fault:
+    if replicas and not args.no_fault:
+        print("worker-kill phase skipped: the target is the replicas' front (their failover: "
+              "python -m bench.failover, which `make loadtest` runs next)", flush=True)
+    elif not args.no_fault:
         report["fault"] = fault_section(target, photos, checker, args)
     report["machine_after"] = machine_state()
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {args.out}")
+    write_report(args.out, report)
     return 0
 
 

@@ -6,43 +6,22 @@ few scenes), so the commands run on a fresh clone too.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from data.lfw import default_data_dir
+from demo.sampling import PhotoSet, load_devtest_people, sample_set
 
 TESTS = 15
 
 
-@dataclass(frozen=True)
-class PhotoSet:
-    source: str  # "lfw peopleDevTest seed 0" or "skimage"
-    reference: bytes  # encoded (JPEG) photo bytes, as sent over HTTP
-    tests: list[bytes]
-
-    @property
-    def all(self) -> list[bytes]:
-        return [self.reference, *self.tests]
-
-    def form_fields(self) -> dict[str, tuple[str, bytes, str]]:
-        """requests' `files=` for one verify request: reference, test_1 ... test_N."""
-        fields = {"reference": ("reference.jpg", self.reference, "image/jpeg")}
-        for i, data in enumerate(self.tests, start=1):
-            fields[f"test_{i}"] = (f"test_{i}.jpg", data, "image/jpeg")
-        return fields
-
-
 def lfw_set(data_dir: str | Path, seed: int = 0) -> PhotoSet | None:
-    """The `make demo` set (1 + 5 same + 10 others from peopleDevTest), or None without data."""
-    from demo.sampling import load_devtest_people, sample_set
-
+    """The `make demo` set (1 + 5 same + 10 others from peopleDevTest), read into memory, or
+    None without data."""
     try:
-        demo_set = sample_set(load_devtest_people(data_dir), data_dir, seed)
-        return PhotoSet(f"lfw peopleDevTest seed {seed}", demo_set.reference.read_bytes(),
-                        [path.read_bytes() for path in demo_set.test_paths])
+        return sample_set(load_devtest_people(data_dir), data_dir, seed).in_memory()
     except (OSError, ValueError):
         return None
 
@@ -72,7 +51,7 @@ def skimage_set(tests: int = TESTS) -> PhotoSet:
     rotated = cv2.warpAffine(astronaut, cv2.getRotationMatrix2D((256, 256), 12, 0.9), (512, 512),
                              borderMode=cv2.BORDER_REFLECT)
     cycle = [group, scaled, cameraman, rotated, cat, astronaut[:, ::-1], coffee, rocket]
-    return PhotoSet("skimage", _jpeg(astronaut), [_jpeg(cycle[i % len(cycle)]) for i in range(tests)])
+    return PhotoSet(_jpeg(astronaut), [_jpeg(cycle[i % len(cycle)]) for i in range(tests)], source="skimage")
 
 
 def photo_set(data_dir: str | Path | None = None, seed: int = 0) -> PhotoSet:

@@ -94,31 +94,39 @@ def build_handler(weights: Path, name: str = "face-verify"):
 
 
 def form_request(photos: PhotoSet) -> dict:
-    request = {"reference": bytearray(photos.reference)}
-    request.update({f"test_{i}": bytearray(data) for i, data in enumerate(photos.tests, start=1)})
+    reference, *tests = photos.encoded()
+    request = {"reference": bytearray(reference)}
+    request.update({f"test_{i}": bytearray(data) for i, data in enumerate(tests, start=1)})
     return request
 
 
 class Stages:
-    """The handler's steps, separately timed: decode, detect, align (the serving path itself,
-    `model.pipeline.FacePipeline.photo_faces`, with its timings on), then embed."""
+    """The handler's steps, each timed from outside: decode, detect, align (the three steps of
+    `model.pipeline.FacePipeline.photo_faces`, the serving path), then embed."""
 
     def __init__(self, handler, photos: PhotoSet) -> None:
-        self.handler, self.photos = handler, photos
+        self.handler, self.photos = handler, photos.encoded()
         self.max_pixels = handler.settings.max_pixels
         self.max_faces = handler.settings.max_faces
 
     def faces(self) -> tuple[list, dict[str, float]]:
-        """Every photo through the serving path (the reference: its largest face only); the
-        crops and the seconds of each step, summed over the photos."""
-        pipeline = self.handler.pipeline
-        pipeline.timings = {}
-        try:
-            crops = [found.crop for i, data in enumerate(self.photos.all)
-                     for found in pipeline.photo_faces(data, self.max_pixels, 1 if i == 0 else self.max_faces)]
-            return crops, {step: sum(seconds) for step, seconds in pipeline.timings.items()}
-        finally:
-            pipeline.timings = None
+        """Every photo through the serving path's steps (the reference: its largest face only);
+        the crops and the seconds of each step, summed over the photos."""
+        from model.image_io import decode_image
+
+        pipeline, crops = self.handler.pipeline, []
+        seconds = {"decode": 0.0, "detect": 0.0, "align": 0.0}
+        for i, data in enumerate(self.photos):
+            started = time.perf_counter()
+            image = decode_image(data, self.max_pixels)
+            decoded = time.perf_counter()
+            found = pipeline.detect(image, 1 if i == 0 else self.max_faces)
+            detected = time.perf_counter()
+            crops += [face.crop for face in pipeline.align(image, found)]
+            for step, start, end in (("decode", started, decoded), ("detect", decoded, detected),
+                                     ("align", detected, time.perf_counter())):
+                seconds[step] += end - start
+        return crops, seconds
 
     def run(self, repeats: int) -> tuple[dict, list]:
         times = {"decode": [], "detect": [], "align": [], "embed": []}
@@ -131,13 +139,17 @@ class Stages:
             if i >= 2:  # warm-up
                 for key in times:
                     times[key].append(steps[key])
+        served = [found.crop for i, data in enumerate(self.photos) for found in self.handler.pipeline.photo_faces(
+            data, self.max_pixels, 1 if i == 0 else self.max_faces)]
+        if len(served) != len(crops) or any(not np.array_equal(a, b) for a, b in zip(served, crops)):
+            raise SystemExit("the timed steps no longer give the serving path's crops: bench.serving.Stages is stale")
         return {key: stats(values) for key, values in times.items()}, crops
 
 
 def handler_checks(handler, context, request: dict) -> dict:
-    """Facts about one request: forward passes of the network, decodes, faces embedded."""
-    forwards = []
-    embedder = handler.embedder
+    """Facts about one request: forward passes of the network, photos decoded, faces embedded."""
+    forwards, decodes = [], []
+    embedder, pipeline = handler.embedder, handler.pipeline
     if hasattr(embedder, "run"):  # an engine
         run = embedder.run
         embedder.run = lambda images: forwards.append(int(images.shape[0])) or run(images)
@@ -145,12 +157,12 @@ def handler_checks(handler, context, request: dict) -> dict:
     else:  # torch
         hook = embedder.backbone.register_forward_hook(lambda m, i, o: forwards.append(int(i[0].shape[0])))
         restore = hook.remove
-    handler.pipeline.timings = {}  # the serving path records each decode
+    photo_faces = pipeline.photo_faces  # counted from outside: each call decodes one photo
+    pipeline.photo_faces = lambda *args, **kwargs: decodes.append(1) or photo_faces(*args, **kwargs)
     try:
         (output,) = handler.handle([request], context)
-        decodes = handler.pipeline.timings.get("decode", [])
     finally:
-        handler.pipeline.timings = None
+        del pipeline.photo_faces
         restore()
     return {"forward_calls": len(forwards), "forward_batch": forwards, "decodes": len(decodes),
             "photos": 1 + len([k for k in request if k.startswith("test_")]),
@@ -264,7 +276,7 @@ def detector_levers(handler, sets: list[PhotoSet], repeats: int) -> dict:
     path = handler.pipeline.detector.model_path
     out = {"served_max_side": DEFAULT_MAX_SIDE}
     for photos in sets:
-        images = [decode_image(data) for data in photos.all]
+        images = [decode_image(data) for data in photos.encoded()]
         sides = sorted({max(image.shape[:2]) for image in images})
         rows = {}
         for max_side in (320, 480, 640, 960):
@@ -279,67 +291,44 @@ def detector_levers(handler, sets: list[PhotoSet], repeats: int) -> dict:
 # ---------------------------------------------------------------- accuracy
 
 
-def lfw_test_pairs(cache: Path) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
-    """LFW pairsDevTest: its photos and the (a, b, same) of its 1,000 pairs."""
-    from data.manifest import read_pairs
-
-    pairs = read_pairs(cache, "test")
-    files = sorted({f for a, b, _ in pairs for f in (a, b)})
-    index = {f: i for i, f in enumerate(files)}
-    return (files, np.array([index[p[0]] for p in pairs]), np.array([index[p[1]] for p in pairs]),
-            np.array([p[2] for p in pairs], dtype=bool))
+BENCHMARKS = ("pairsDevTest", "held-out CelebA")  # evaluation.metrics.benchmark_scores
 
 
-def heldout_pairs(cache: Path) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
-    """The held-out CelebA people (`data.heldout`): every pair of their photos."""
-    from data.manifest import read_manifest
+def accuracy(embedders: dict, cache: Path, threshold: float | None) -> dict:
+    """Per benchmark (the evaluation's: evaluation.metrics.benchmark_scores) and embedder:
+    accuracy at the served threshold (the served decision), the best accuracy any threshold
+    reaches and ROC AUC. The first embedder is the evaluated model; every other is checked to
+    stay within 0.1 point of it."""
+    from evaluation.metrics import benchmark_scores, best_threshold, verification_metrics
 
-    rows = sorted((r for r in read_manifest(cache / "manifest.csv") if r["split"] == "celeba_test"), key=lambda r: r["file"])
-    a, b = np.triu_indices(len(rows), k=1)
-    names = np.array([r["identity"] for r in rows])
-    return [r["file"] for r in rows], a, b, names[a] == names[b]
-
-
-BENCHMARKS = {"pairsDevTest": lfw_test_pairs, "held-out CelebA": heldout_pairs}
-
-
-def accuracy(embedders: dict, cache: Path, stored_threshold: float | None) -> dict:
-    """Per benchmark (BENCHMARKS) and embedder: accuracy at the stored threshold (the served
-    decision), the best accuracy any threshold reaches and ROC AUC. The first embedder is the
-    evaluated model; every other is checked to stay within 0.1 point of it."""
-    from sklearn.metrics import roc_auc_score
-
-    from data.manifest import load_crops
-    from evaluation.metrics import best_threshold
-
-    out: dict = {"stored_threshold": stored_threshold, "tolerance": ACCURACY_TOLERANCE}
-    for benchmark, pairs_of in BENCHMARKS.items():
-        try:
-            files, a, b, same = pairs_of(cache)
-        except FileNotFoundError as exc:
-            out[benchmark] = {"skipped": f"no face cache at {cache} ({exc}): run `make data`"}
-            continue
-        if len(same) == 0 or same.all() or not same.any():
-            out[benchmark] = {"skipped": f"the face cache at {cache} holds no pairs of both kinds for it"}
-            continue
-        crops = load_crops(cache, files, progress=False)
-        rows: dict = {}
-        for name, embedder in embedders.items():
-            started = time.perf_counter()
-            embeddings = with_threads(2, lambda: embedder.embed(crops))
-            scores = (embeddings @ embeddings.T)[a, b]
-            row = {"roc_auc": round(float(roc_auc_score(same, scores)), 5),
+    out: dict = {"stored_threshold": threshold, "tolerance": ACCURACY_TOLERANCE}
+    if not (cache / "manifest.csv").is_file():
+        return out | {benchmark: {"skipped": f"no face cache at {cache}: run `make data`"} for benchmark in BENCHMARKS}
+    rows: dict = {benchmark: {} for benchmark in BENCHMARKS}
+    sizes = {}
+    for name, embedder in embedders.items():
+        started = time.perf_counter()
+        scored = with_threads(2, lambda: benchmark_scores(embedder, cache))
+        for benchmark, (scores, same) in scored.items():
+            metrics = verification_metrics(scores, same, threshold if threshold is not None else 0.0)
+            row = {"roc_auc": round(metrics["roc_auc"], 5),
                    "best_accuracy": round(float(np.mean((scores >= best_threshold(scores, same)) == same)), 4)}
-            if stored_threshold is not None:
-                row["accuracy"] = round(float(np.mean((scores >= stored_threshold) == same)), 4)
-            row["seconds"] = round(time.perf_counter() - started, 1)
-            rows[name] = row
+            if threshold is not None:
+                row["accuracy"] = round(metrics["accuracy"], 4)
+            rows[benchmark][name] = row
+            sizes[benchmark] = int(len(same))
             print(f"  {benchmark} {name}: {row}", flush=True)
-        key = "accuracy" if stored_threshold is not None else "best_accuracy"
-        reference = next(iter(rows.values()))[key]
-        for row in rows.values():
+        for benchmark in scored:
+            rows[benchmark][name]["seconds"] = round(time.perf_counter() - started, 1)  # both benchmarks together
+    key = "accuracy" if threshold is not None else "best_accuracy"
+    for benchmark, by_embedder in rows.items():
+        if not by_embedder:
+            out[benchmark] = {"skipped": f"the face cache at {cache} holds no pairs for it"}
+            continue
+        reference = next(iter(by_embedder.values()))[key]
+        for row in by_embedder.values():
             row["within_tolerance"] = bool(abs(row[key] - reference) <= ACCURACY_TOLERANCE + 1e-9)
-        out[benchmark] = {"pairs": int(len(same)), "faces": len(files), "by_embedder": rows}
+        out[benchmark] = {"pairs": sizes[benchmark], "by_embedder": by_embedder}
     return out
 
 
@@ -361,8 +350,9 @@ def opencv_reference(photos: PhotoSet, repeats: int) -> dict:
     if not sface:
         return {"skipped": f"no SFace ONNX file beside {yunet}"}
     with tempfile.TemporaryDirectory() as folder:
-        (Path(folder) / "reference.jpg").write_bytes(photos.reference)
-        for i, data in enumerate(photos.tests, start=1):
+        reference, *tests = photos.encoded()
+        (Path(folder) / "reference.jpg").write_bytes(reference)
+        for i, data in enumerate(tests, start=1):
             (Path(folder) / f"test_{i}.jpg").write_bytes(data)
         done = subprocess.run([str(BENCH_PYTHON), str(REPO / "bench" / "opencv_reference.py"), folder, str(yunet),
                                str(sface[0]), "--repeats", str(repeats)], capture_output=True, text=True, timeout=900)
@@ -437,7 +427,7 @@ def main(argv: list[str] | None = None) -> int:
             report["opencv"]["end_to_end_over_opencv"] = round(
                 report["end_to_end"]["latency_s"]["median"] / report["opencv"]["latency_s"]["median"], 3)
 
-    from model.embedder import FaceEmbedder, load_backbone
+    from model.embedder import FaceEmbedder, ModelFacts, load_backbone
 
     backbone, meta = load_backbone(args.weights)
     tiles = np.stack([crops[i % len(crops)] for i in range(64)]) if crops else np.zeros((64, 112, 112, 3), np.uint8)
@@ -467,9 +457,9 @@ def main(argv: list[str] | None = None) -> int:
         }
     if not args.no_accuracy:
         print("accuracy: the evaluated model, the served path, every lever ...", flush=True)
-        stored = meta.get("threshold")
-        flip = handler.embedder.flip
-        embedders = {f"evaluated (torch eager, flip={meta.get('flip', True)})": FaceEmbedder(backbone, flip=meta.get("flip", True)),
+        facts = ModelFacts.of(meta)
+        flip = handler.embedder.flip  # = facts.flip: the weights say
+        embedders = {f"evaluated (torch eager, flip={facts.flip})": FaceEmbedder(backbone, flip=facts.flip),
                      f"served ({settings.engine} {settings.precision}, flip={flip})": handler.embedder}
         embedders[f"served, flip={not flip}"] = variants[f"{settings.engine} {settings.precision}"
                                                          if settings.engine != "torch" else "torch BN folded"](
@@ -477,7 +467,7 @@ def main(argv: list[str] | None = None) -> int:
         for name, build in variants.items():
             if not name.startswith("torch"):  # the torch variants are the same maths as the reference
                 embedders[f"{name}, flip={flip}"] = build(2, flip)
-        report["accuracy"] = accuracy(embedders, args.cache, None if stored is None else float(stored))
+        report["accuracy"] = accuracy(embedders, args.cache, handler.threshold)
 
     report["targets"] = targets(report)
     report["machine_after"] = machine_state()

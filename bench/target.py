@@ -112,3 +112,12 @@ def machine_state() -> dict:
     return {"cpus": cpus, "loadavg_1_5_15": [round(v, 2) for v in load],
             "training_running": busy,
             "idle": load[0] < 0.5 * cpus and not busy}
+
+
+def write_report(path: Path, report: dict) -> None:
+    """A bench's JSON report, its folder made if needed."""
+    import json
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"wrote {path}")

@@ -2,10 +2,10 @@
 
 Every photo is embedded by the service (face-embed, its largest face); same-person pairs
 and different-person pairs are scored by cosine similarity, the same score verify uses.
-For each threshold: the false-match rate (different-person pairs at or above it) and the
-true-match rate (same-person pairs at or above it), each with a 95% Wilson interval for
-the number of pairs. The recommended threshold is the lowest at which the measured
-false-match rate is at most the target.
+For each threshold: the false-match rate (FAR: different-person pairs at or above it) and the
+true-match rate (TAR: same-person pairs at or above it), each with a 95% Wilson interval for
+the number of pairs. The recommended threshold follows the rule the served one was fitted
+with (`client.far`): the lowest 4-decimal threshold whose measured FAR is at most the target.
 
 Pure Python (no numpy): the client needs only requests + pydantic.
 """
@@ -17,6 +17,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import combinations
 from pathlib import Path
+
+from .far import far_threshold, rounded_up
 
 Z95 = 1.959964  # two-sided 95% normal quantile
 
@@ -53,8 +55,8 @@ class Rate:
 @dataclass(frozen=True)
 class Row:
     threshold: float
-    fmr: Rate  # different-person pairs accepted
-    tmr: Rate  # same-person pairs accepted
+    far: Rate  # different-person pairs accepted
+    tar: Rate  # same-person pairs accepted
 
 
 def rates(threshold: float, same: Sequence[float], different: Sequence[float]) -> Row:
@@ -62,14 +64,9 @@ def rates(threshold: float, same: Sequence[float], different: Sequence[float]) -
                Rate(sum(s >= threshold for s in same), len(same)))
 
 
-def recommend(different: Sequence[float], target_fmr: float) -> float:
-    """The lowest 4-decimal threshold whose false-match rate on `different` is <= target."""
-    ranked = sorted(different, reverse=True)
-    allowed = math.floor(target_fmr * len(ranked))
-    if allowed >= len(ranked):
-        return -1.0
-    # strictly above the (allowed + 1)-th highest different-person score
-    return min(1.0, math.floor(ranked[allowed] * 10_000 + 1) / 10_000)
+def recommend(different: Sequence[float], far: float) -> float:
+    """The threshold for false-match rate `far` on the different-person scores, as served: 4 decimals."""
+    return rounded_up(far_threshold(different, far))
 
 
 def table_thresholds(same: Sequence[float], different: Sequence[float], step: float = 0.05) -> list[float]:
@@ -155,5 +152,5 @@ def format_table(rows: list[Row], marks: dict[float, str]) -> str:
     lines = [header, "-" * len(header)]
     for row in rows:
         mark = marks.get(row.threshold, "")
-        lines.append(f"{row.threshold:>9.4f}  {format_rate(row.fmr):<44}  {format_rate(row.tmr):<44}  {mark}")
+        lines.append(f"{row.threshold:>9.4f}  {format_rate(row.far):<44}  {format_rate(row.tar):<44}  {mark}")
     return "\n".join(lines)

@@ -1,6 +1,6 @@
 """The calibrated threshold file: written by `face-verify calibrate --save`, read by FaceClient.
 
-    {"threshold": 0.31, "model": "face-verify:<version>", "target_fmr": 0.001, "fmr": ..., ...}
+    {"threshold": 0.31, "model": "face-verify:<version>", "target_far": 0.001, "far": ..., ...}
 
 Found, first wins: the `threshold_file=` argument, $FACE_VERIFY_THRESHOLD_FILE, then
 ./face-verify-threshold.json in the working directory. Without one the server's threshold

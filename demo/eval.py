@@ -77,14 +77,14 @@ def main(argv: list[str] | None = None) -> int:
         with make_client(args) as client:
             for seed in tqdm(range(args.seed_start, args.seed_start + args.sets), desc="sets", unit="set"):
                 demo_set = sample_set(people, root, seed)
-                result = verify_all(client, demo_set.reference, demo_set.test_paths, args.threshold)
+                result = verify_all(client, demo_set.reference, demo_set.tests, args.threshold)
                 model, threshold = result.model, result.threshold
                 row = {"seed": seed, "person": demo_set.reference_person} | score_set(demo_set, result.match_flags)
-                row["wrong"] = [{"file": t.path.name, "truth_same": t.same, "score": r.score, "faces": r.faces}
-                                for t, r in zip(demo_set.tests, result.results) if r.match != t.same]
+                row["wrong"] = [{"file": path.name, "truth_same": same, "score": r.score, "faces": r.faces}
+                                for path, same, r in zip(demo_set.tests, demo_set.same, result.results) if r.match != same]
                 per_set.append(row)
-                for t, r in zip(demo_set.tests, result.results):
-                    (same_scores if t.same else other_scores).append(r.score)
+                for same, r in zip(demo_set.same, result.results):
+                    (same_scores if same else other_scores).append(r.score)
         report = {
             "model": model, "threshold": threshold, "data": "LFW peopleDevTest, people with >= 6 photos",
             "protocol": {"same": SAME, "others": OTHERS, "required_accepted": REQUIRED_ACCEPTED,

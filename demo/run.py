@@ -19,7 +19,7 @@ from demo.common import add_client_args, data_dir, make_client, output_path, run
 from demo.sampling import (
     REQUIRED_ACCEPTED,
     REQUIRED_REJECTED,
-    DemoSet,
+    PhotoSet,
     folder_set,
     load_devtest_people,
     sample_set,
@@ -38,20 +38,21 @@ def _display(path: Path, root: Path | None) -> str:
     return str(path)
 
 
-def build_set(args: argparse.Namespace) -> DemoSet:
+def build_set(args: argparse.Namespace) -> PhotoSet:
     if args.reference:
         return folder_set(args.reference, args.tests)
     return sample_set(load_devtest_people(data_dir(args)), data_dir(args), args.seed)
 
 
-def predictions(demo_set: DemoSet, result, all_boxes, root: Path | None) -> dict:
+def predictions(demo_set: PhotoSet, result, all_boxes, root: Path | None) -> dict:
     tests = []
-    for test, item, boxes in zip(demo_set.tests, result.results, all_boxes):
-        row = {"name": item.name, "file": _display(test.path, root), "person": test.person,
-               "truth_same": test.same, "match": item.match, "score": item.score, "box": item.box,
+    for i, (path, item, boxes) in enumerate(zip(demo_set.tests, result.results, all_boxes)):
+        same = demo_set.truth(i)
+        row = {"name": item.name, "file": _display(path, root), "person": demo_set.people[i] if demo_set.people else None,
+               "truth_same": same, "match": item.match, "score": item.score, "box": item.box,
                "faces": item.faces, "all_boxes": boxes}
-        if test.same is not None:
-            row["correct"] = item.match == test.same
+        if same is not None:
+            row["correct"] = item.match == same
         tests.append(row)
     payload = {
         "model": result.model, "threshold": result.threshold, "seed": demo_set.seed,
@@ -84,12 +85,12 @@ def main(argv: list[str] | None = None) -> int:
         demo_set = build_set(args)
         root = None if args.reference else data_dir(args)
         with make_client(args) as client:
-            result = verify_all(client, demo_set.reference, demo_set.test_paths, args.threshold)
+            result = verify_all(client, demo_set.reference, demo_set.tests, args.threshold)
         # every face found comes with the verdict (detections); none drawn with --best-box-only
         all_boxes = [None if args.best_box_only else [list(face.box) for face in item.detections]
                      for item in result.results]
-        labels = [(f"{t.path.name} ({'same' if t.same else 'other'})" if t.same is not None else str(t.path))
-                  for t in demo_set.tests]
+        labels = [(f"{path.name} ({'same' if demo_set.truth(i) else 'other'})" if demo_set.has_truth else str(path))
+                  for i, path in enumerate(demo_set.tests)]
         print(format_table(result, str(demo_set.reference), labels))
         payload = predictions(demo_set, result, all_boxes, root)
         title = f"{result.model}   threshold {result.threshold:.4f}"
@@ -104,7 +105,10 @@ def main(argv: list[str] | None = None) -> int:
         out = output_path(args, "demo")
         out.mkdir(parents=True, exist_ok=True)
         (out / "predictions.json").write_text(json.dumps(payload, indent=2) + "\n")
-        sheet = contact_sheet(demo_set, result, out / "contact_sheet.png", all_boxes, title=title)
+        sheet = out / "contact_sheet.png"
+        contact_sheet(demo_set.reference, demo_set.tests, result, [path.name for path in demo_set.tests],
+                      set(demo_set.same_indices) if demo_set.has_truth else None, columns=4, title=title,
+                      truth="the truth", other_faces=not args.best_box_only).save(sheet)
         print(f"wrote {out / 'predictions.json'} and {sheet}")
         return 0
 

@@ -7,7 +7,7 @@ Pure Python (no numpy): the same seed gives the same set on any machine.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from client.photos import PHOTO_SUFFIXES
@@ -34,33 +34,55 @@ def eligible(people: dict[str, int], min_photos: int = MIN_PHOTOS) -> list[str]:
 
 
 @dataclass(frozen=True)
-class TestPhoto:
-    __test__ = False  # not a pytest class
+class PhotoSet:
+    """One verify request's photos, 1 + N: a reference and N tests, with the truth when known.
+    The one photo-set type of the demo, the web page (ui/samples.py) and the bench (bench/photos.py)."""
 
-    path: Path
-    person: str | None = None  # None when the truth is unknown (own photos)
-    same: bool | None = None  # the reference person? None when unknown
-
-
-@dataclass(frozen=True)
-class DemoSet:
-    reference: Path
-    tests: list[TestPhoto]
+    reference: Path | bytes  # a photo file, or its encoded bytes (photos made in memory)
+    tests: list[Path | bytes]
+    same: list[bool] | None = None  # per test: the reference person? None: not known (own photos)
+    people: list[str] | None = None  # per test: who it shows (sampled sets)
     reference_person: str | None = None
     seed: int | None = None
-    meta: dict = field(default_factory=dict)
+    source: str = ""  # where the photos come from, as reports name it
 
     @property
     def has_truth(self) -> bool:
-        return all(t.same is not None for t in self.tests)
+        return self.same is not None
+
+    def truth(self, index: int) -> bool | None:
+        """Test `index` (0-based) shows the reference person? None when not known."""
+        return None if self.same is None else self.same[index]
 
     @property
-    def test_paths(self) -> list[Path]:
-        return [t.path for t in self.tests]
+    def same_indices(self) -> list[int]:
+        """0-based indices of the tests that show the reference person."""
+        return [i for i, same in enumerate(self.same or []) if same]
+
+    @property
+    def all(self) -> list[Path | bytes]:
+        return [self.reference, *self.tests]
+
+    def encoded(self) -> list[bytes]:
+        """The reference and the tests as encoded photo bytes (files read), as sent over HTTP."""
+        return [photo if isinstance(photo, bytes) else Path(photo).read_bytes() for photo in self.all]
+
+    def in_memory(self, source: str | None = None) -> "PhotoSet":
+        """The same set with every photo read into memory (a load test sends them many times)."""
+        reference, *tests = self.encoded()
+        return replace(self, reference=reference, tests=tests, source=self.source if source is None else source)
+
+    def form_fields(self) -> dict[str, tuple[str, bytes, str]]:
+        """requests' `files=` for one verify request: reference, test_1 ... test_N."""
+        reference, *tests = self.encoded()
+        fields = {"reference": ("reference.jpg", reference, "image/jpeg")}
+        for i, data in enumerate(tests, start=1):
+            fields[f"test_{i}"] = (f"test_{i}.jpg", data, "image/jpeg")
+        return fields
 
 
 def sample_set(people: dict[str, int], data_dir: str | Path, seed: int,
-               same: int = SAME, others: int = OTHERS) -> DemoSet:
+               same: int = SAME, others: int = OTHERS) -> PhotoSet:
     """One seeded 1 + (same + others) set from `people` (peopleDevTest)."""
     pool = eligible(people, same + 1)
     if len(pool) < others + 1:
@@ -68,15 +90,16 @@ def sample_set(people: dict[str, int], data_dir: str | Path, seed: int,
     rng = random.Random(seed)
     person = rng.choice(pool)
     numbers = rng.sample(range(1, people[person] + 1), same + 1)
-    tests = [TestPhoto(lfw_photo(data_dir, person, n), person, True) for n in numbers[1:]]
+    tests = [(lfw_photo(data_dir, person, n), person, True) for n in numbers[1:]]
     strangers = rng.sample([p for p in pool if p != person], others)
-    tests += [TestPhoto(lfw_photo(data_dir, p, rng.randint(1, people[p])), p, False) for p in strangers]
+    tests += [(lfw_photo(data_dir, p, rng.randint(1, people[p])), p, False) for p in strangers]
     rng.shuffle(tests)
-    return DemoSet(reference=lfw_photo(data_dir, person, numbers[0]), tests=tests,
-                   reference_person=person, seed=seed)
+    return PhotoSet(reference=lfw_photo(data_dir, person, numbers[0]), tests=[t[0] for t in tests],
+                    same=[t[2] for t in tests], people=[t[1] for t in tests], reference_person=person, seed=seed,
+                    source=f"lfw peopleDevTest seed {seed}")
 
 
-def folder_set(reference: str | Path, tests: str | Path) -> DemoSet:
+def folder_set(reference: str | Path, tests: str | Path) -> PhotoSet:
     """Own photos, no truth: a reference and a folder of test photos (or a list of files)."""
     reference = Path(reference)
     if not reference.is_file():
@@ -91,15 +114,15 @@ def folder_set(reference: str | Path, tests: str | Path) -> DemoSet:
         raise FileNotFoundError(f"test folder {tests} not found")
     if not files:
         raise FileNotFoundError(f"no photos ({', '.join(sorted(PHOTO_SUFFIXES))}) in {tests}")
-    return DemoSet(reference=reference, tests=[TestPhoto(p) for p in files])
+    return PhotoSet(reference=reference, tests=files, source=str(tests))
 
 
-def score_set(demo_set: DemoSet, matches: list[bool]) -> dict:
+def score_set(photo_set: PhotoSet, matches: list[bool]) -> dict:
     """accepted = same-person tests matched, rejected = other-people tests not matched."""
-    if not demo_set.has_truth:
+    if not photo_set.has_truth:
         raise ValueError("this set has no truth")
-    same = [m for m, t in zip(matches, demo_set.tests) if t.same]
-    different = [m for m, t in zip(matches, demo_set.tests) if not t.same]
+    same = [m for m, truth in zip(matches, photo_set.same) if truth]
+    different = [m for m, truth in zip(matches, photo_set.same) if not truth]
     accepted, rejected = sum(same), sum(not m for m in different)
     return {
         "accepted": accepted, "same": len(same), "rejected": rejected, "different": len(different),

@@ -1,5 +1,8 @@
 """`make evaluate`: the served model (weights/face_embedder.pt) on LFW View 1 and the
-held-out CelebA benchmark, at the threshold stored with the weights.
+held-out CelebA benchmark, embedded as the weights say (flip fusion) and at the threshold
+fitted again on the held-out calibration people, by the rule (client/far.py) and for the
+false-match rate stored with the weights: the value stored with them, which metrics.json
+repeats as `serving_threshold`.
 
 Writes reports/metrics.json (with a threshold -> false-match / true-match table over every
 pair of peopleDevTest photos), reports/roc.png, reports/pairs_predictions.csv and
@@ -16,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from model.embedder import FaceEmbedder, load_backbone
+from model.embedder import FaceEmbedder, ModelFacts, load_backbone
 from evaluation.metrics import DEFAULT_FAR, all_pairs, embed_files, evaluate, write_json
 from data.manifest import read_manifest
 from training.outputs import cache_dir as stage_cache_dir, reports_dir, stage_arguments
@@ -53,12 +56,13 @@ def main() -> None:
     cache_dir = stage_cache_dir(args)
     reports = reports_dir(args.smoke, args.reports)
     backbone, meta = load_backbone(args.weights)
-    embedder = FaceEmbedder(backbone, flip=meta.get("flip", True))
-    metrics = evaluate(embedder, cache_dir, out_dir=reports, name="test", far=meta.get("threshold_far", DEFAULT_FAR))
+    facts = ModelFacts.of(meta)
+    embedder = FaceEmbedder(backbone, flip=facts.flip)
+    metrics = evaluate(embedder, cache_dir, out_dir=reports, name="test", far=facts.threshold_far or DEFAULT_FAR)
     (reports / "test_roc.png").replace(reports / "roc.png")
     (reports / "test_pairs.csv").replace(reports / "pairs_predictions.csv")
     grid = [round(0.2 + 0.05 * i, 2) for i in range(9)] + [metrics["threshold"], metrics["protocol_threshold"]]
-    metrics.update(model=meta.get("version", "unknown"), serving_threshold=meta.get("threshold"),
+    metrics.update(model=facts.version, serving_threshold=facts.fitted_threshold,
                    flip_fusion=embedder.flip, threshold_table=threshold_table(embedder, cache_dir, grid),
                    command="make evaluate")
     write_json(reports / "metrics.json", metrics)

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import roc_auc_score, roc_curve
 
+from client.far import far_table, far_threshold
 from model.embedder import FaceEmbedder
 from data.heldout import TRIALS_FILE, load_heldout
 from data.manifest import load_crops, read_manifest, read_pairs
@@ -75,19 +76,6 @@ def all_pairs(embeddings: np.ndarray, identities: list[str]) -> tuple[np.ndarray
     return (embeddings @ embeddings.T)[upper], names[upper[0]] == names[upper[1]]
 
 
-def far_threshold(impostor_scores: np.ndarray, far: float) -> float:
-    """The lowest threshold at which at most `far` of the impostor pairs score >= it."""
-    ranked = np.sort(impostor_scores)[::-1]
-    allowed = int(np.floor(far * len(ranked)))  # this many impostors may be accepted
-    return float(np.nextafter(ranked[allowed], np.inf)) if allowed < len(ranked) else float(ranked[-1])
-
-
-def far_table(impostor_scores: np.ndarray, rates: tuple[float, ...] = TABLE_FARS) -> list[dict]:
-    """The threshold of each false-match rate that at least 10 impostor pairs measure."""
-    return [{"far": rate, "threshold": round(far_threshold(impostor_scores, rate), 4)}
-            for rate in rates if rate * len(impostor_scores) >= 10]
-
-
 def calibrate(embedder: FaceEmbedder, cache_dir: str | Path, far: float = DEFAULT_FAR) -> dict:
     """The serving threshold: for a false-match rate of `far` on every impostor pair among the
     calibration people (held out of all training, disjoint from the test people)."""
@@ -95,21 +83,43 @@ def calibrate(embedder: FaceEmbedder, cache_dir: str | Path, far: float = DEFAUL
     vectors = embed_files(embedder, cache_dir, [r["file"] for r in rows])
     scores, same = all_pairs(np.stack([vectors[r["file"]] for r in rows]), [r["identity"] for r in rows])
     threshold = far_threshold(scores[~same], far)
-    table = far_table(scores[~same])
+    table = far_table(scores[~same], TABLE_FARS)
     return {"threshold": threshold, "far": far, "people": len({r["identity"] for r in rows}), "photos": len(rows),
             "impostor_pairs": int((~same).sum()), "genuine_pairs": int(same.sum()),
             "tar": float(np.mean(scores[same] >= threshold)) if same.any() else None, "far_thresholds": table}
+
+
+def heldout_pairs(embedder: FaceEmbedder, cache_dir: str | Path) -> tuple[list[dict], dict, np.ndarray, np.ndarray] | None:
+    """The held-out CelebA people's photos (manifest rows), their embeddings, and the scores and
+    same-person flags of every pair of them; None without such people (the smoke cache)."""
+    rows = [r for r in read_manifest(Path(cache_dir) / "manifest.csv") if r["split"] == "celeba_test"]
+    if len(rows) < 2:
+        return None
+    vectors = embed_files(embedder, cache_dir, [r["file"] for r in rows])
+    scores, same = all_pairs(np.stack([vectors[r["file"]] for r in rows]), [r["identity"] for r in rows])
+    return rows, vectors, scores, same
+
+
+def benchmark_scores(embedder: FaceEmbedder, cache_dir: str | Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Scores and same-person flags of the two benchmarks `evaluate` reports: LFW pairsDevTest
+    and every pair of the held-out CelebA people (when the cache has them)."""
+    test_pairs = read_pairs(cache_dir, "test")
+    out = {"pairsDevTest": (pair_scores(embedder, cache_dir, test_pairs), np.array([p[2] for p in test_pairs], dtype=bool))}
+    heldout = heldout_pairs(embedder, cache_dir)
+    if heldout is not None:
+        out["held-out CelebA"] = heldout[2:]
+    return out
 
 
 def heldout_metrics(embedder: FaceEmbedder, cache_dir: str | Path, threshold: float) -> dict:
     """The held-out CelebA people: every pair, and the seed's 1 + 15 trials (pass: >= 3/5 of
     the person accepted and >= 6/10 others rejected; perfect: 15/15), plain and with each test
     photo composited among 1-2 other people (the best-scoring face of the photo counts)."""
-    rows = [r for r in read_manifest(Path(cache_dir) / "manifest.csv") if r["split"] == "celeba_test"]
-    if len(rows) < 2:  # a cache without held-out people (the smoke subset)
+    heldout = heldout_pairs(embedder, cache_dir)
+    if heldout is None:  # a cache without held-out people (the smoke subset)
+        rows = [r for r in read_manifest(Path(cache_dir) / "manifest.csv") if r["split"] == "celeba_test"]
         return {"people": len({r["identity"] for r in rows}), "photos": len(rows)}
-    vectors = embed_files(embedder, cache_dir, [r["file"] for r in rows])
-    scores, same = all_pairs(np.stack([vectors[r["file"]] for r in rows]), [r["identity"] for r in rows])
+    rows, vectors, scores, same = heldout
     result = {"people": len({r["identity"] for r in rows}), "photos": len(rows),
               "pairs": verification_metrics(scores, same, threshold)}
     if not (Path(cache_dir) / TRIALS_FILE).exists():

@@ -174,7 +174,7 @@ def export(out: Path, target: Path, summary: dict, reports: Path) -> None:
     """The fine-tuned backbone becomes the served model: weights, calibrated threshold and
     a version string in the checkpoint, its figures in reports/."""
     backbone, meta = load_backbone(out / "backbone.pt")
-    stages = {"pretrained": "simclr-arcface", "sface": "arcface", "random": "arcface"}.get(summary["params"]["init"], "arcface")
+    stages = "simclr-arcface" if summary["params"]["init"] == "pretrained" else "arcface"
     arch = {"sface": "sface", "mobilenet_v3_small": "mnv3s"}[backbone.config.name]
     version = f"{arch}-{stages}-{time.strftime('%Y%m%d')}"
     save_checkpoint(target, backbone, threshold=meta["threshold"], version=version, flip=meta.get("flip", True),
@@ -223,7 +223,7 @@ def main() -> None:
     parser = stage_arguments(__doc__.splitlines()[0])
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--variant", help="an ablation variant from params.yaml")
-    parser.add_argument("--init", help="override the initial backbone (a backbone.pt or 'random')")
+    parser.add_argument("--init", help="override the initial backbone (a backbone.pt, sface or random:<arch>)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="an experiment: override a finetune parameter (YAML value), e.g. --set min_photos=1; "
                              "writes to runs/experiments/... and exports nothing unless out= / export= are set")

@@ -5,7 +5,7 @@ with its own status. preprocess decodes every photo and detects/aligns its faces
 inference embeds every face of every request in ONE batched forward pass, postprocess scores
 and writes the JSON. A test photo that cannot be used gets its own `error` in its result;
 other client errors become 4xx JSON {"error", "message"}; nothing a client sends can take
-the worker down. Contract and limits: handler/protocol.py, README "Serving".
+the worker down. Contract and limits: handler/protocol.py, docs/serving.md.
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from ts.torch_handler.base_handler import BaseHandler
 
 from handler.protocol import PHOTO_ERRORS, Photo, RequestError, Settings, parse_embed, parse_verify
 from model.detection import FaceDetector, yunet_model_path
-from model.embedder import load_backbone
+from model.embedder import ModelFacts, load_backbone
 from model.image_io import ImageError
 from model.onnx_embedder import engine_embedder
 from model.pipeline import FacePipeline
@@ -39,21 +39,22 @@ class FaceHandler(BaseHandler):
         self.mode = self.settings.mode_for(self.name)
         torch.set_num_threads(self.settings.threads)
         backbone, meta = load_backbone(model_dir / self.manifest["model"]["serializedFile"])
+        facts = ModelFacts.of(meta)  # flip, threshold, FAR table: as the weights were evaluated
         most_faces = (self.settings.max_tests + 1) * self.settings.max_faces
         # The network exported once, here, to the engine `make bench` found fastest on this CPU
         # (same embeddings within float rounding); all faces of a request in one run.
         settings = self.settings
         self.embedder = engine_embedder(backbone, settings.engine, settings.threads, settings.precision,
-                                        flip=settings.flip, batch_size=most_faces)
+                                        flip=facts.flip, batch_size=most_faces)
         onnx = sorted(model_dir.glob("*yunet*.onnx"))
         self.pipeline = FacePipeline(FaceDetector(model_path=onnx[0] if onnx else yunet_model_path()),
                                      size=backbone.config.input_size)  # crops of the size the weights take
-        self.threshold = float(meta.get("threshold", 0.5))
-        self.far_thresholds = meta.get("far_thresholds")  # [{"far", "threshold"}] on the calibration people
-        self.label = f"{self.name}:{meta.get('version', 'unknown')}"
+        self.threshold = facts.threshold
+        self.far_thresholds = facts.far_thresholds  # [{"far", "threshold"}] on the calibration people
+        self.label = f"{self.name}:{facts.version}"
         self.initialized = True
-        logger.info("%s ready: mode=%s threshold=%.4f %s", self.label, self.mode, self.threshold,
-                    self.settings)
+        logger.info("%s ready: mode=%s threshold=%.4f flip=%s %s", self.label, self.mode, self.threshold,
+                    facts.flip, self.settings)
 
     def handle(self, data, context):
         self.context = context
@@ -87,8 +88,8 @@ class FaceHandler(BaseHandler):
         reference = self._faces(parsed.reference, max_faces=1)
         if not reference["faces"]:
             raise RequestError("no_face_in_reference", "reference: no face found in the photo")
-        # The stored threshold is used (and echoed) at 4 decimals: what the caller reads is what decides.
-        threshold = round(self.threshold, 4) if parsed.threshold is None else parsed.threshold
+        # The served threshold (4 decimals, from the weights) is used and echoed: what the caller reads decides.
+        threshold = self.threshold if parsed.threshold is None else parsed.threshold
         return {"threshold": threshold, "photos": [reference] + [self._test_faces(p) for p in parsed.tests]}
 
     def _test_faces(self, photo: Photo) -> dict:
@@ -146,7 +147,7 @@ class FaceHandler(BaseHandler):
         # The calibrated threshold rides along so a caller comparing embeddings itself (the
         # client's gallery) decides exactly as face-verify does; the thresholds of stricter
         # false-match rates let a 1:N search keep its strangers out as the gallery grows.
-        return {"model": self.label, "threshold": round(self.threshold, 4), "far_thresholds": self.far_thresholds, "faces": [
+        return {"model": self.label, "threshold": self.threshold, "far_thresholds": self.far_thresholds, "faces": [
             {"box": _box(found.face.box), "confidence": round(found.face.confidence, 4),
              "embedding": [round(float(v), 6) for v in embedding]}
             for found, embedding in zip(photo["faces"], photo["embeddings"])

@@ -1,7 +1,7 @@
 """The face-verify / face-embed request contract: parsing, validation and error codes.
 
-No torch, no OpenCV: every rule is testable on its own. TorchServe hands a
-request to the handler as a dict:
+Parsing and validation only (the engine names and the pixel limit are model/'s): every rule is
+testable without a server or a network. TorchServe hands a request to the handler as a dict:
 
 * multipart form: field name -> bytearray (text fields too; a repeated name keeps one value);
 * JSON body: {"body": <already parsed object>} (bytes when the JSON did not parse);
@@ -50,20 +50,25 @@ _DATA_URL = re.compile(r"data:[\w/+.-]*;base64,", re.IGNORECASE)
 
 @dataclass(frozen=True)
 class Settings:
-    """Per-model limits: the model-config yaml's `handler:` section, then FACE_* env vars."""
+    """Deployment choices: the model-config yaml's `handler:` section, then FACE_* env vars.
+    Defaults = handler/model-config.yaml's values (a test keeps them equal). What the model
+    is (input size, flip fusion, threshold) comes from the weights, not from here."""
 
     max_tests: int = 32  # test photos per verify request
     max_faces: int = 16  # faces embedded per photo (largest first)
     max_pixels: int = DEFAULT_MAX_PIXELS  # per photo, checked before decoding
-    threads: int = 2  # inference threads per worker (the engine's and torch's)
+    threads: int = 1  # inference threads per worker (the engine's and torch's)
     engine: str = "openvino"  # openvino | onnxruntime | torch: what runs the embedding network
-    precision: str = "f32"  # f32 | bf16 (OpenVINO, where the CPU has bf16 instructions)
-    flip: bool = True  # horizontal-flip fusion: embed each face and its mirror image
+    precision: str = "bf16"  # f32 | bf16 (OpenVINO, where the CPU has bf16 instructions, else f32)
     mode: str = ""  # verify | embed; empty: from the model name (face-embed -> embed)
 
     @classmethod
     def load(cls, yaml_config: Mapping | None = None, env: Mapping | None = None) -> "Settings":
         section = (yaml_config or {}).get("handler") or {}
+        unknown = sorted(set(section) - {field.name for field in fields(cls)})
+        if unknown:  # e.g. flip: the weights say how they embed
+            raise ValueError(f"handler setting(s) {unknown} do nothing here: the settings are "
+                             f"{', '.join(field.name for field in fields(cls))}; the model's facts come from its weights")
         env = env or {}
         values = {}
         for field in fields(cls):
@@ -77,10 +82,6 @@ class Settings:
                     raise ValueError(f"handler setting {field.name}={value!r} is not an integer") from None
                 if value < 1:
                     raise ValueError(f"handler setting {field.name}={value} must be >= 1")
-            elif field.type == "bool":
-                if str(value).lower() not in ("true", "false", "1", "0"):
-                    raise ValueError(f"handler setting {field.name}={value!r}: expected true or false")
-                value = str(value).lower() in ("true", "1")
             elif value not in _CHOICES[field.name]:
                 raise ValueError(f"handler setting {field.name}={value!r}: expected one of "
                                  f"{', '.join(v for v in _CHOICES[field.name] if v)}")

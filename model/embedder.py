@@ -1,7 +1,8 @@
 """Load committed weights and turn aligned crops into L2-normalised embeddings."""
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,35 @@ def save_checkpoint(path: str | Path, backbone: FaceBackbone, **meta) -> None:
                 "meta": meta}, path)
 
 
+@dataclass(frozen=True)
+class ModelFacts:
+    """What a weights file says about using it, beside its config (input size, embedding size):
+    the one reader of its meta for the server, the evaluation, the bench and the pages."""
+
+    version: str
+    flip: bool  # flip fusion: the embeddings the threshold was fitted on
+    fitted_threshold: float | None  # the rule's exact value (client.far), None: not calibrated
+    threshold_far: float | None  # the false-match rate it was fitted for
+    far_thresholds: list[dict] | None  # [{"far", "threshold"}]: 4 decimals, rounded up
+
+    @classmethod
+    def of(cls, meta: dict) -> "ModelFacts":
+        threshold = meta.get("threshold")
+        return cls(str(meta.get("version", "unknown")), bool(meta.get("flip", True)),
+                   None if threshold is None else float(threshold), meta.get("threshold_far"), meta.get("far_thresholds"))
+
+    @property
+    def threshold(self) -> float:
+        """The served threshold: the FAR table's row for `threshold_far` (4 decimals, rounded up
+        so that it accepts no more impostors than the fitted one), else the fitted value."""
+        rows = [r["threshold"] for r in self.far_thresholds or [] if r["far"] == self.threshold_far]
+        if rows:
+            return float(rows[0])
+        if self.fitted_threshold is None:
+            raise ValueError("these weights carry no calibrated threshold (make finetune stores one)")
+        return self.fitted_threshold
+
+
 def load_backbone(path: str | Path) -> tuple[FaceBackbone, dict]:
     checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     backbone = FaceBackbone(BackboneConfig(**checkpoint["config"]))
@@ -26,37 +56,54 @@ def load_backbone(path: str | Path) -> tuple[FaceBackbone, dict]:
     return backbone.eval(), checkpoint.get("meta", {})
 
 
-class FaceEmbedder:
-    """Embeds aligned crops in batches; horizontal-flip fusion adds the mirrored crop's
-    embedding before normalising (a cheap, standard accuracy gain)."""
+Network = Callable[[torch.Tensor], torch.Tensor]  # N x 3 x H x W network input -> N x D features
 
-    def __init__(self, backbone: FaceBackbone, flip: bool = True, batch_size: int = 64) -> None:
-        # channels_last: about twice as fast for these conv stacks on CPU (same arithmetic)
-        self.backbone = backbone.eval().to(memory_format=torch.channels_last)
+
+class Embedder:
+    """Aligned crops -> L2-normalised embeddings through `network`, `batch_size` crops per call.
+    Horizontal-flip fusion adds each crop's features to its mirror image's (in the same call)
+    before normalising. The one batch loop of every engine (torch here, OpenVINO / ONNX
+    Runtime in model.onnx_embedder)."""
+
+    def __init__(self, network: Network, embedding_dim: int, flip: bool = True, batch_size: int = 64) -> None:
+        self.network = network
+        self.embedding_dim = embedding_dim
         self.flip = flip
         self.batch_size = batch_size
-
-    @classmethod
-    def from_checkpoint(cls, path: str | Path, **kwargs) -> "FaceEmbedder":
-        backbone, _ = load_backbone(path)
-        return cls(backbone, **kwargs)
 
     @torch.inference_mode()
     def embed_tensor(self, images: torch.Tensor) -> torch.Tensor:
         outputs = []
         for start in range(0, len(images), self.batch_size):
-            batch = images[start : start + self.batch_size].contiguous(memory_format=torch.channels_last)
+            batch = images[start : start + self.batch_size]
             if self.flip:
-                both = self.backbone(torch.cat([batch, batch.flip(3)]))
+                both = self.network(torch.cat([batch, batch.flip(3)]))
                 features = both[: len(batch)] + both[len(batch) :]
             else:
-                features = self.backbone(batch)
+                features = self.network(batch)
             outputs.append(F.normalize(features, dim=1))
         if not outputs:
-            return torch.empty(0, self.backbone.config.embedding_dim)
+            return torch.empty(0, self.embedding_dim)
         return torch.cat(outputs)
 
     def embed(self, crops: Sequence[np.ndarray] | np.ndarray) -> np.ndarray:
         if len(crops) == 0:
-            return np.empty((0, self.backbone.config.embedding_dim), dtype=np.float32)
+            return np.empty((0, self.embedding_dim), dtype=np.float32)
         return self.embed_tensor(crops_to_tensor(crops)).numpy()
+
+
+class FaceEmbedder(Embedder):
+    """The torch network itself (evaluation, training, the `torch` engine)."""
+
+    def __init__(self, backbone: FaceBackbone, flip: bool = True, batch_size: int = 64) -> None:
+        # channels_last: about twice as fast for these conv stacks on CPU (same arithmetic)
+        self.backbone = backbone.eval().to(memory_format=torch.channels_last)
+        super().__init__(self._features, backbone.config.embedding_dim, flip, batch_size)
+
+    def _features(self, images: torch.Tensor) -> torch.Tensor:
+        return self.backbone(images.contiguous(memory_format=torch.channels_last))
+
+    @classmethod
+    def from_checkpoint(cls, path: str | Path, **kwargs) -> "FaceEmbedder":
+        backbone, _ = load_backbone(path)
+        return cls(backbone, **kwargs)

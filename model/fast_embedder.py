@@ -1,5 +1,6 @@
-"""The serving path's embedder: the same network with every BatchNorm folded into the layer
-before it, as a drop-in for FaceEmbedder (same `.embed(crops)`, same `.backbone.config`).
+"""The `torch` engine of model.onnx_embedder.engine_embedder: the same network with every
+BatchNorm folded into the layer before it, as a drop-in for FaceEmbedder (same
+`.embed(crops)`, same `.backbone.config`).
 
 Folding (torch.fx: conv -> batch norm becomes one conv with adjusted weights and bias) is the
 same arithmetic up to float rounding (|difference| ~1e-6 on unit-length embeddings), so the

@@ -1,6 +1,7 @@
-"""The serving path's embedder: the torch backbone exported to ONNX and run by an inference
-engine made for CPUs (OpenVINO, or ONNX Runtime), as a drop-in for FaceEmbedder (same
-`.embed(crops)`, `.flip`, plus `.embedding_dim`).
+"""The embedder the server builds (`engine_embedder`, the engine named in
+handler/model-config.yaml): the torch backbone exported to ONNX and run by an inference engine
+made for CPUs (OpenVINO, or ONNX Runtime), or for `torch` the BatchNorm-folded network
+(model.fast_embedder). Every engine embeds through model.embedder.Embedder's batch loop.
 
 Any backbone that `load_backbone` returns works: the export traces whatever nn.Module it is
 given, with a dynamic batch axis, so all faces of a request still go through one run. The
@@ -13,13 +14,14 @@ from __future__ import annotations
 
 import io
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 import numpy as np
 import torch
 from torch import nn
 
-from model.preprocess import crops_to_tensor
+from model.alignment import FACE_SIZE
+from model.embedder import Embedder
 
 INPUT, OUTPUT = "images", "features"
 ENGINES = ("openvino", "onnxruntime", "torch")
@@ -28,13 +30,21 @@ PRECISIONS = ("f32", "bf16")  # bf16: OpenVINO on CPUs with bf16 instructions, e
 Runner = Callable[[np.ndarray], np.ndarray]  # N x 3 x H x W float32 -> N x D features
 
 
-def export_onnx(backbone: nn.Module, input_size: int = 112, opset: int = 17) -> bytes:
-    """The backbone (eval mode, un-normalised features) as an ONNX model, batch axis dynamic.
+def input_size_of(network: nn.Module) -> int:
+    """The input size the weights declare (their config); a bare module takes the aligned crops."""
+    config = getattr(network, "config", None)
+    return config.input_size if config is not None else FACE_SIZE
+
+
+def export_onnx(backbone: nn.Module, opset: int = 17) -> bytes:
+    """The backbone (eval mode, un-normalised features) as an ONNX model, batch axis dynamic,
+    for the input size it declares (`input_size_of`).
 
     The TorchScript-based exporter (dynamo=False) needs only the `onnx` package; torch's
     newer exporter would add `onnxscript` for no gain on a plain conv net."""
     backbone = backbone.eval()
-    example = torch.zeros(2, 3, input_size, input_size)
+    size = input_size_of(backbone)
+    example = torch.zeros(2, 3, size, size)
     buffer = io.BytesIO()
     with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
         warnings.simplefilter("ignore")  # the exporter's deprecation notice
@@ -72,32 +82,16 @@ def onnxruntime_runner(model: bytes, threads: int = 1) -> Runner:
     return lambda images: session.run([OUTPUT], {INPUT: images})[0]
 
 
-class OnnxEmbedder:
-    """Aligned BGR crops -> L2-normalised embeddings through `run` (one call per batch);
-    horizontal-flip fusion (optional) adds the mirrored crop's features before normalising,
-    as FaceEmbedder does, in the same call as the crops themselves."""
+class OnnxEmbedder(Embedder):
+    """Aligned BGR crops -> L2-normalised embeddings through `run` (one call per batch, flip
+    fusion in the same call): the batch loop of model.embedder.Embedder."""
 
     def __init__(self, run: Runner, embedding_dim: int, flip: bool = True, batch_size: int = 64) -> None:
         self.run = run
-        self.embedding_dim = embedding_dim
-        self.flip = flip
-        self.batch_size = batch_size
+        super().__init__(self._features, embedding_dim, flip, batch_size)
 
-    def embed(self, crops: Sequence[np.ndarray] | np.ndarray) -> np.ndarray:
-        if len(crops) == 0:
-            return np.empty((0, self.embedding_dim), dtype=np.float32)
-        images = crops_to_tensor(crops).numpy()
-        outputs = []
-        for start in range(0, len(images), self.batch_size):
-            batch = images[start : start + self.batch_size]
-            if self.flip:
-                both = self.run(np.concatenate([batch, batch[..., ::-1]]))
-                features = both[: len(batch)] + both[len(batch) :]
-            else:
-                features = self.run(np.ascontiguousarray(batch))
-            norms = np.linalg.norm(features, axis=1, keepdims=True)
-            outputs.append(features / np.maximum(norms, 1e-12))
-        return np.concatenate(outputs).astype(np.float32, copy=False)
+    def _features(self, images: torch.Tensor) -> torch.Tensor:
+        return torch.from_numpy(np.asarray(self.run(images.numpy()), dtype=np.float32))
 
 
 def engine_embedder(backbone: nn.Module, engine: str = "openvino", threads: int = 1, precision: str = "f32",
@@ -110,8 +104,8 @@ def engine_embedder(backbone: nn.Module, engine: str = "openvino", threads: int 
         from model.fast_embedder import fused_embedder
 
         return fused_embedder(backbone, flip=flip, batch_size=batch_size)
-    size = int(getattr(getattr(backbone, "config", None), "input_size", 112))
-    model = export_onnx(backbone, size)
+    size = input_size_of(backbone)
+    model = export_onnx(backbone)
     run = openvino_runner(model, threads, precision) if engine == "openvino" else onnxruntime_runner(model, threads)
     warm = run(np.zeros((1, 3, size, size), np.float32))  # the first run compiles kernels: not on a request
     return OnnxEmbedder(run, int(warm.shape[1]), flip=flip, batch_size=batch_size)

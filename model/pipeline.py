@@ -1,9 +1,8 @@
 """Photo -> detected faces -> aligned crops. The single preprocessing path used by the
-face cache (training, evaluation), the TorchServe handler (`photo_faces`: decode, detect,
-align) and the bench that times it."""
+face cache (training, evaluation) and the TorchServe handler (`photo_faces`: decode, detect,
+align; the bench times those three steps from outside)."""
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,22 +22,12 @@ class FacePipeline:
     def __init__(self, detector: FaceDetector | None = None, size: int = FACE_SIZE) -> None:
         self.detector = detector or FaceDetector()
         self.size = size
-        self.timings: dict[str, list[float]] | None = None  # {}: record each step's seconds (the bench)
 
     def photo_faces(self, data: bytes | bytearray, max_pixels: int, max_faces: int | None = None) -> list[DetectedFace]:
         """An encoded photo -> its faces (largest first), each aligned: the serving path.
         Raises model.image_io.ImageError for bytes that are not a usable photo."""
-        started = time.perf_counter()
         image = decode_image(data, max_pixels)
-        decoded = time.perf_counter()
-        found = self.detect(image, max_faces)
-        detected = time.perf_counter()
-        faces = self.align(image, found)
-        if self.timings is not None:
-            for step, seconds in (("decode", decoded - started), ("detect", detected - decoded),
-                                  ("align", time.perf_counter() - detected)):
-                self.timings.setdefault(step, []).append(seconds)
-        return faces
+        return self.align(image, self.detect(image, max_faces))
 
     def faces(self, image: np.ndarray, max_faces: int | None = None) -> list[DetectedFace]:
         """Every face in the photo (largest first), each aligned."""

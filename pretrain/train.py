@@ -2,7 +2,7 @@
 
     python -m pretrain.train [--smoke] [--resume] [--cache-dir C]
 
-Starts from `init` (random, or the pretrained SFace network with the guards of
+Starts from `init` (random:<arch>, or the pretrained SFace network with the guards of
 `training.transfer`). Writes <out>/checkpoint.pt (resumable, every few minutes),
 <out>/backbone.pt (the pretrained backbone), reports/pretrain_loss.png and
 reports/pretrain.json (SSL-only verification accuracy on pairsDevTest, before and after).
@@ -28,7 +28,7 @@ from data.manifest import load_crops, training_rows
 from training.loop import train_loop
 from training.outputs import cache_dir as stage_cache_dir, reports_dir, stage_arguments
 from training.params import load_params
-from training.transfer import WeightAnchor, frozen_prefix, set_train_mode, start_backbone
+from training.transfer import RANDOM, WeightAnchor, frozen_prefix, set_train_mode, start_backbone
 
 
 class TwoViews(Dataset):
@@ -61,9 +61,8 @@ def train(params: dict, cache_dir: Path, resume: bool) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     rows = training_rows(cache_dir, "pretrain")
     crops = load_crops(cache_dir, [r["file"] for r in rows])
-    dataset = TwoViews(crops, face_transform(params["input_size"]))
-
     model, optimizer, frozen, anchor = build(params)
+    dataset = TwoViews(crops, face_transform(model.backbone.config.input_size))  # views of the size the network takes
     model.to(memory_format=torch.channels_last)  # about twice as fast on CPU
     criterion = NTXentLoss(temperature=params["temperature"])
 
@@ -107,7 +106,7 @@ def main() -> None:
     flip = params.get("flip", True)
     metrics = {  # LFW only: the held-out benchmark is for fine-tuned models (finetune.transfer_ablation)
         "simclr": evaluate(FaceEmbedder(model.backbone.eval(), flip=flip), cache_dir, heldout=False),
-        "before" if params["init"] != "random" else "random_init":
+        "random_init" if str(params["init"]).startswith(RANDOM) else "before":
             evaluate(FaceEmbedder(before, flip=flip), cache_dir, heldout=False),
     }
     summary = {"params": {k: v for k, v in params.items()}, "run": result, "pairsDevTest": metrics,

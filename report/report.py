@@ -142,10 +142,12 @@ def backbone_size(arch: str, embedding_dim: int, input_size: int) -> tuple[int, 
     """(embedding_dim, input_size, parameter count) of the backbone `arch` (sface fixes its own sizes)."""
     try:
         from model.backbone import BackboneConfig, FaceBackbone
-    except ImportError:  # the report itself needs no torch
+
+        config = BackboneConfig.for_arch(arch, embedding_dim, input_size)
+        count = sum(p.numel() for p in FaceBackbone(config).parameters())
+    except (ImportError, ValueError, KeyError):  # no torch (the report needs none), or an unknown arch
         return embedding_dim, input_size, None
-    config = BackboneConfig.for_arch(arch, embedding_dim, input_size)
-    return config.embedding_dim, config.input_size, sum(p.numel() for p in FaceBackbone(config).parameters())
+    return config.embedding_dim, config.input_size, count
 
 
 # -- sections ------------------------------------------------------------------------------
@@ -221,14 +223,27 @@ def guards(params: dict) -> str:
     return "".join(f", {p}" for p in parts if p)
 
 
+def exported_config(export: str | None) -> dict:
+    """The network config stored in the exported weights (the one source of model facts);
+    {"name": "unknown"} without the file or without torch (the report itself needs no torch)."""
+    path = Path(__file__).resolve().parents[1] / export if export else None
+    try:
+        import torch
+    except ImportError:
+        return {"name": "unknown"}
+    if path is None or not path.is_file():
+        return {"name": "unknown"}
+    return torch.load(path, map_location="cpu", weights_only=False)["config"]
+
+
 def model_section(r: Report, pretrain: dict | None, finetune: dict | None) -> None:
     r.add("## Model", "")
     pre = (pretrain or {}).get("params") or load_params("pretrain")
     fine = (finetune or {}).get("params") or load_params("finetune")
     sources = (f"pretraining from {'`reports/pretrain.json`' if pretrain else 'params.yaml (not run yet)'}, "
                f"fine-tuning from {'`reports/finetune.json`' if finetune else 'params.yaml (not run yet)'}")
-    # the trained weights' own config (runs before it was recorded: the architecture setting)
-    config = (finetune or {}).get("run", {}).get("config") or {"name": fine.get("arch", "mobilenet_v3_small")}
+    # the trained weights' own config (a run that did not record it: the exported weights' file)
+    config = (finetune or {}).get("run", {}).get("config") or exported_config(fine.get("export"))
     arch = config["name"]
     dim, size, count = backbone_size(arch, config.get("embedding_dim", 256), config.get("input_size", 112))
     rows = [

@@ -9,6 +9,8 @@
 #        the log tail, stops what it started and exits 1.
 # The server's temp dir (pid file, worker sockets, unpacked archives) is private to this clone
 # and recorded in .serve/tmpdir, so `stop` finds this server and no other.
+# REPLICAS=N (N > 1): N TorchServe replicas on loopback behind nginx on the same address, one
+# service key in ./key_file.json (python -m scripts.replicas; state in .serve/replicas.json).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -55,7 +57,7 @@ print_usage() {
   [ -f "$state/examples/cat.jpg" ] || "$venv/bin/python" scripts/example_photos.py "$state/examples" >/dev/null
   cat <<EOF
 
-TorchServe is up: $inference  (management $management, metrics $metrics)
+${served_by:-TorchServe is up: $inference  (management $management, metrics $metrics)}
 Token file: $key_file  (the inference key is its ["inference"]["key"])
 Logs: $logs/  (ts_log.log, model_log.log, access_log.log)
 
@@ -154,9 +156,27 @@ cleanup() {
   rm -f "$key_file"
 }
 
+replicas=${REPLICAS:-1}
+replicas_cli() { "$venv/bin/python" -m scripts.replicas "$@"; }
+
+start_replicas() {
+  bash scripts/check_nginx.sh
+  if server_pid >/dev/null; then
+    echo "serve: a single TorchServe of this clone is running: 'make stop' first." >&2
+    exit 1
+  fi
+  replicas_cli start --replicas "$replicas" --config "$config" --timeout "$timeout"
+  served_by="nginx is up: $inference, in front of the TorchServe replicas (ports, pids, health: make status)"
+  logs="$root/$state/replicas/<n>/logs"
+  print_usage
+}
+
 case ${1:-} in
-  start) start ;;
-  stop) stop ;;
-  status) if pid=$(server_pid) && healthy; then echo "healthy (pid $pid) at $inference"; else echo "not running"; exit 1; fi ;;
+  start) if [ "$replicas" -gt 1 ] || { [ -f "$state/replicas.json" ] && replicas_cli status >/dev/null 2>&1; }; then
+           start_replicas  # (also when replicas already run: it says so)
+         else start; fi ;;
+  stop) if [ -f "$state/replicas.json" ]; then replicas_cli stop; fi; stop ;;
+  status) if [ -f "$state/replicas.json" ]; then replicas_cli status; exit; fi
+          if pid=$(server_pid) && healthy; then echo "healthy (pid $pid) at $inference"; else echo "not running"; exit 1; fi ;;
   *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
 esac

@@ -18,17 +18,26 @@ from dataclasses import replace
 import torch
 from torch import nn
 
-from model.backbone import BackboneConfig, FaceBackbone
+from model.alignment import FACE_SIZE
+from model.backbone import ARCHITECTURES, BackboneConfig, FaceBackbone
 from model.embedder import load_backbone
 
 
+RANDOM = "random:"  # init `random:<architecture>`: random weights (the from-scratch path)
+
+
 def start_backbone(params: dict, pretrained: str | None = None) -> FaceBackbone:
-    """init: `random` (params `arch`), `sface` (the converted OpenCV SFace weights),
-    `pretrained` (the file `pretrained`, e.g. the SimCLR stage's output) or a checkpoint path."""
+    """init: `random:<arch>` (random weights of that architecture, for the cache's crops;
+    `embedding_dim` where the architecture leaves it free), `sface` (the converted OpenCV SFace
+    weights), `pretrained` (the file `pretrained`, e.g. the SimCLR stage's output) or a
+    checkpoint path. Any start but `random:` brings its own architecture and sizes."""
     init, dropout = str(params["init"]), params.get("dropout", 0.0)
     if init == "random":
-        return FaceBackbone(BackboneConfig.for_arch(params.get("arch", "mobilenet_v3_small"), params.get("embedding_dim", 256),
-                                                    params.get("input_size", 112), dropout))
+        raise ValueError("init: random needs its architecture: random:" + " or random:".join(ARCHITECTURES))
+    if init.startswith(RANDOM):
+        arch = init.removeprefix(RANDOM)
+        return FaceBackbone(BackboneConfig.for_arch(arch, params.get("embedding_dim", BackboneConfig.embedding_dim),
+                                                    FACE_SIZE, dropout))
     if init == "sface":
         from model.sface_convert import convert
 

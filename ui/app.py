@@ -1,4 +1,5 @@
-"""The page: a Verify tab (and an Identify tab when the client has a gallery)."""
+"""The page: a Verify tab, an Identify tab when the client has a gallery, and a Live tab
+(camera stream) when it has the video extra."""
 from __future__ import annotations
 
 import tempfile
@@ -24,6 +25,17 @@ def open_gallery(client: FaceClient, location: str | None):
     return Gallery(location, client=client)
 
 
+def live_tab(client: FaceClient, gallery):
+    """The Live tab, or None where the client has no video extra (trackers, PyAV)."""
+    try:
+        import trackers  # noqa: F401  (the tracker is imported when a stream starts)
+
+        from ui.live_tab import LiveTab
+    except ImportError:
+        return None
+    return LiveTab(client, gallery)
+
+
 def build_app(client: FaceClient, data_dir: Path | None = None, max_tests: int = MAX_TESTS,
               gallery: str | None = None) -> gr.Blocks:
     workdir = Path(tempfile.mkdtemp(prefix="face-ui-"))  # answers and sample copies served back
@@ -38,4 +50,8 @@ def build_app(client: FaceClient, data_dir: Path | None = None, max_tests: int =
 
             with gr.Tab("Identify"):
                 IdentifyTab(people, max_tests).build(page)
+        live = live_tab(client, people)
+        if live is not None:
+            with gr.Tab("Live"):
+                live.build(page)
     return page

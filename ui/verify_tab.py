@@ -12,7 +12,7 @@ import gradio as gr
 
 from client import FaceClient, FaceClientError
 from ui import samples
-from ui.sheet import contact_sheet
+from demo.sheet import contact_sheet
 from ui.verify import TABLE_HEADERS, answer_json, photo_label, table, tally, verify
 
 THRESHOLD_STEP = 0.001
@@ -71,9 +71,10 @@ class VerifyTab:
             own = folder / f"{i:02d}"
             own.mkdir()
             tests.append(shutil.copy(path, own))
-        note = (f"Sample set (seed {int(seed or 0)}): the reference is {sample.person}; "
-                f"{len(sample.same)} tests show them (ticked below), {len(tests) - len(sample.same)} show others.")
-        return reference, tests, gr.update(choices=_mark_choices(tests), value=sample.same), note
+        same = sample.same_indices
+        note = (f"Sample set (seed {int(seed or 0)}): the reference is {sample.reference_person}; "
+                f"{len(same)} tests show them (ticked below), {len(tests) - len(same)} show others.")
+        return reference, tests, gr.update(choices=_mark_choices(tests), value=same), note
 
     def run(self, reference, files, threshold, served, marks):
         tests = _paths(files)

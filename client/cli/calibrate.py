@@ -74,17 +74,17 @@ def run(args: argparse.Namespace) -> int:
           f"{len(same)} same-person pairs, {len(different)} different-person pairs")
     print(format_table([rows[t] for t in sorted(rows)], marks))
     best: Row = rows[chosen]
-    low, high = best.fmr.interval
-    print(f"\nrecommended threshold: {chosen:.4f}  false-match rate {best.fmr.value:.4%} "
-          f"(95% CI {low:.4%} - {high:.4%}), true-match rate {best.tmr.value:.2%}")
+    low, high = best.far.interval
+    print(f"\nrecommended threshold: {chosen:.4f}  false-match rate {best.far.value:.4%} "
+          f"(95% CI {low:.4%} - {high:.4%}), true-match rate {best.tar.value:.2%}")
     if high > args.far:
         needed = int(3.0 / args.far)  # 0 false matches in n pairs: upper bound ~ 3/n
         print(f"note: with {len(different)} different-person pairs the interval reaches {high:.4%}, above "
               f"{args.far:g}; about {needed} pairs (more people) would pin it down", file=sys.stderr)
     if args.save:
         path = write_threshold_file(args.save, {
-            "threshold": chosen, "model": served.model, "target_fmr": args.far,
-            "fmr": best.fmr.as_dict(), "tmr": best.tmr.as_dict(), "people_dir": str(root.resolve()),
+            "threshold": chosen, "model": served.model, "target_far": args.far,
+            "far": best.far.as_dict(), "tar": best.tar.as_dict(), "people_dir": str(root.resolve()),
             "photos": photos, "people": len(embeddings)})
         print(f"wrote {path} (the client uses it by default when run from this folder, "
               f"or with FACE_VERIFY_THRESHOLD_FILE={path.resolve()})")

@@ -1,7 +1,7 @@
 """`gallery` subcommands: enroll NAME PHOTO...|FOLDER, enroll-all PEOPLE_DIR, identify PHOTO,
-list, remove NAME. The store is --gallery (a folder or a Qdrant URL; default $FACE_GALLERY,
-else ~/.local/share/face-verify/gallery). Exit status as for the other commands; enrolment
-with a refused photo exits 5 after enrolling the others."""
+list, remove NAME, export FILE, import FILE, push DEST. The store is --gallery (a folder or a
+Qdrant URL; default $FACE_GALLERY, else ~/.local/share/face-verify/gallery). Exit status as for
+the other commands; enrolment with a refused photo exits 5 after enrolling the others."""
 from __future__ import annotations
 
 import argparse
@@ -10,8 +10,6 @@ from pathlib import Path
 
 from .common import expand_photos, make_client, write_json
 from .terminal import fmt_box
-from ..photos import PHOTO_SUFFIXES
-from ..errors import PhotoInputError
 from ..gallery.threshold import DEFAULT_FALSE_IDENTIFICATION_RATE
 
 BAD_INPUT = 5
@@ -32,9 +30,27 @@ def add(commands, common) -> None:
     enroll.set_defaults(func=cmd_enroll)
 
     tree = actions.add_parser("enroll-all", parents=[store],
-                              help="enrol every PEOPLE_DIR/<name>/ folder as the person <name>")
+                              help="enrol every PEOPLE_DIR/<name>/ folder as the person <name> (resumable: "
+                                   "photos already enrolled with the same content are skipped)")
     tree.add_argument("people", help="folder of person folders: PEOPLE_DIR/<name>/<photo>")
+    tree.add_argument("--workers", type=int, default=4, help="face-embed requests in flight (default 4)")
+    tree.add_argument("--batch", type=int, default=64, help="photos stored together, then flushed (default 64)")
+    tree.add_argument("--summary", default="enroll-all-summary.json", metavar="FILE",
+                      help="JSON summary with every refused photo and why (default %(default)s)")
     tree.set_defaults(func=cmd_enroll_all)
+
+    export = actions.add_parser("export", parents=[store], help="write the whole gallery to FILE (gzipped "
+                                "JSON lines, owner-only): to move it to a server or another machine")
+    export.add_argument("file")
+    export.set_defaults(func=cmd_export)
+    load = actions.add_parser("import", parents=[store], help="add a FILE written by `export` to the gallery")
+    load.add_argument("file")
+    load.set_defaults(func=cmd_import)
+    push = actions.add_parser("push", parents=[store], help="copy the gallery into DEST (a Qdrant server URL "
+                              "or a folder), counts checked")
+    push.add_argument("destination", metavar="DEST")
+    push.add_argument("--shards", type=int, default=None, help="shard_number of collections created on a cluster")
+    push.set_defaults(func=cmd_push)
 
     identify = actions.add_parser("identify", parents=[store], help="who is in this photo?")
     identify.add_argument("photo")
@@ -83,20 +99,50 @@ def cmd_enroll(args: argparse.Namespace) -> int:
 
 
 def cmd_enroll_all(args: argparse.Namespace) -> int:
-    root = Path(args.people)
-    folders = sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
-    people = {f.name: sorted(p for p in f.iterdir() if p.is_file() and p.suffix.lower() in PHOTO_SUFFIXES)
-              for f in folders}
-    people = {name: photos for name, photos in people.items() if photos}
-    if not people:
-        raise PhotoInputError(f"no person folders with photos in {root} (expected {root}/<name>/*.jpg)",
-                              code="empty_folder")
-    ok = True
-    with _open(args) as gallery:
-        for name, photos in people.items():
-            ok = _report(gallery.enroll(name, photos)) and ok
-        print(f"{gallery.count()} people in the gallery")
-    return 0 if ok else BAD_INPUT
+    from tqdm import tqdm
+
+    from ..gallery.bulk import BulkEnrolment, people_jobs
+
+    total = len(people_jobs(Path(args.people)))
+    with _open(args) as gallery, tqdm(total=total, unit="photo", desc="enrol", smoothing=0.1) as bar:
+        summary = BulkEnrolment(gallery, workers=args.workers, batch=args.batch).run(Path(args.people), bar.update)
+    report = summary.as_json()
+    write_json(args.summary, report)
+    print(f"{summary.enrolled} photo(s) enrolled, {summary.skipped} already enrolled, {len(summary.refused)} "
+          f"refused (reasons in {args.summary}); {summary.people} people, {report['photos_per_second']} photos/s")
+    return BAD_INPUT if summary.refused else 0
+
+
+def _counts(copied: dict[str, int]) -> str:
+    return f"{sum(copied.values())} embedding(s) in {len(copied)} collection(s)"
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from ..gallery.transfer import export_file
+
+    with _open(args, with_client=False) as gallery:
+        copied = export_file(gallery.store, args.file)
+    print(f"exported {_counts(copied)} to {args.file} (owner-only: it holds face embeddings)")
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from ..gallery.transfer import import_file
+
+    with _open(args, with_client=False) as gallery:
+        copied = import_file(args.file, gallery.store)
+    print(f"imported {_counts(copied)} into {gallery.location}")
+    return 0
+
+
+def cmd_push(args: argparse.Namespace) -> int:
+    from ..gallery.open_store import open_store
+    from ..gallery.transfer import copy
+
+    with _open(args, with_client=False) as gallery, open_store(args.destination, shards=args.shards) as target:
+        copied = copy(gallery.store, target)
+    print(f"copied {_counts(copied)} to {args.destination}")
+    return 0
 
 
 def cmd_identify(args: argparse.Namespace) -> int:

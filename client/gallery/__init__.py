@@ -5,10 +5,13 @@
         gallery.enroll("Ada", ["ada1.jpg", "ada2.jpg"])
         print(gallery.identify("party.jpg").identities)   # ["Ada", None, ...]; None: unknown
 
-`gallery.py` (the Gallery), `store.py` (the vector store), `threshold.py` (the search
-threshold sized to the gallery), `faces.py` (which face of a photo is enrolled),
-`results.py` (answers), `errors.py`. The vector store's library is imported only when a
-Gallery is first used, so the CLI starts without it.
+`gallery.py` (the Gallery), `store.py` (the vector store's interface), `open_store.py` (a
+folder or a URL -> a back-end), `edge_store.py` (embedded: Qdrant Edge), `server_store.py`
+(a Qdrant server / cluster), `local_migration.py` (folders of the earlier local-mode layout),
+`bulk.py` (enroll-all: concurrent, resumable), `transfer.py` (export / import / push),
+`threshold.py` (the search threshold sized to the gallery), `faces.py` (which face of a photo
+is enrolled), `results.py` (answers), `errors.py`. The vector store's library is imported
+only when a Gallery is first used, so the CLI starts without it.
 """
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ are kept in a vector store (store.py). Nothing here imports torch.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from pathlib import Path
 
 from ..client import FaceClient
@@ -27,7 +27,8 @@ from .results import (
     Person,
     Refusal,
 )
-from .store import FaceStore, collection_for
+from .open_store import open_store
+from .store import collection_for, content_hash
 from .threshold import DEFAULT_FALSE_IDENTIFICATION_RATE, search_threshold
 from ..photos import PhotoLike
 
@@ -52,6 +53,18 @@ def photo_name(photo: PhotoLike, index: int) -> str:
     if isinstance(photo, (str, os.PathLike)):
         return Path(photo).name
     return f"photo_{index + 1}"
+
+
+def photo_hash(photo: PhotoLike) -> str | None:
+    """sha256 of a file's or bytes' content (what bulk enrolment resumes by); None otherwise."""
+    if isinstance(photo, (str, os.PathLike)):
+        try:
+            return content_hash(Path(photo).read_bytes())
+        except OSError:
+            return None
+    if isinstance(photo, (bytes, bytearray)):
+        return content_hash(bytes(photo))
+    return None
 
 
 def check_name(name: str) -> str:
@@ -80,7 +93,7 @@ class Gallery:
         if not 0.0 < false_identification_rate < 1.0:
             raise GalleryError("false_identification_rate must be in (0, 1)", code="bad_rate")
         self.location = str(location or default_location())
-        self.store = FaceStore(self.location, shards=shards)
+        self.store = open_store(self.location, shards=shards)
         self.similar_area = similar_area
         self.false_identification_rate = false_identification_rate
         self._client = client
@@ -100,7 +113,7 @@ class Gallery:
         Unusable photos are listed in `.refused` with the reason; if none is usable the
         gallery is left as it was."""
         name = check_name(name)
-        kept: list[tuple[str, list[float]]] = []
+        kept: list[tuple[str, list[float], str | None]] = []
         refused: list[Refusal] = []
         model = None
         for index, photo in enumerate(photos):
@@ -118,18 +131,19 @@ class Gallery:
                 raise GalleryError(f"the server changed model during enrolment ({model} -> {answer.model}); "
                                    "enrol again", code="model_changed")
             model = answer.model
-            kept.append((label, face.embedding))
+            kept.append((label, face.embedding, photo_hash(photo)))
         if not kept:
             return Enrollment(name=name, model=None, enrolled=[], refused=refused, replaced=0)
         current = collection_for(model)
         self.store.ensure(current, len(kept[0][1]))
         others = [c for c in self.store.collections() if c != current]
         replaced = self.store.delete_person(name, others if add else None)
-        self.store.add(current, name, model, [label for label, _ in kept], [vector for _, vector in kept])
+        self.store.add(current, name, model, [label for label, _, _ in kept], [vector for _, vector, _ in kept],
+                       [sha for _, _, sha in kept])
         if replaced:
             self.store.drop_empty(keep=current)
             self.store.wipe()
-        return Enrollment(name=name, model=model, enrolled=[label for label, _ in kept], refused=refused,
+        return Enrollment(name=name, model=model, enrolled=[label for label, _, _ in kept], refused=refused,
                           replaced=replaced)
 
     def remove(self, name: str) -> int:

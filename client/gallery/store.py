@@ -1,4 +1,5 @@
-"""The gallery's vector store: one interface, two back-ends.
+"""The gallery's vector store: one interface (GalleryStore), two back-ends, picked by
+`open_store.open_store`:
 
 - a folder: the embedded store, Qdrant Edge (the Qdrant engine in process; edge_store.py);
 - an http(s) URL: a Qdrant server or cluster through qdrant-client (server_store.py).
@@ -16,7 +17,7 @@ import os
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 PREFIX = "faces-"
 POINT_NAMESPACE = uuid.UUID("6f1c1c52-5f0e-4f55-9d3c-4a0c7f2f8b1e")
@@ -49,7 +50,6 @@ class Face:
     model: str
     vector: list[float] | None = None
     sha256: str | None = None
-    extra: dict = field(default_factory=dict)
 
     @property
     def id(self) -> str:
@@ -153,17 +153,3 @@ class GalleryStore(ABC):
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
-
-
-def open_store(location: str | os.PathLike, *, shards: int | None = None) -> GalleryStore:
-    """location: a folder (the embedded store, created owner-only; a folder of the earlier
-    local-mode layout is migrated on first open) or an http(s) URL of a Qdrant server /
-    cluster (API key from $QDRANT_API_KEY). shards: `shard_number` of collections created
-    on a cluster."""
-    if is_url(location):
-        from .server_store import ServerStore
-
-        return ServerStore(str(location), shards=shards)
-    from .edge_store import EdgeStore
-
-    return EdgeStore(location)

@@ -21,9 +21,9 @@ def test_wilson_interval_matches_known_values():
 def test_recommended_threshold_meets_the_target_on_the_pairs():
     different = [0.1, 0.2, 0.3, 0.9]
     assert recommend(different, 0.25) == 0.3001  # one false match of four allowed: the 0.9
-    assert rates(0.3001, [0.5], different).fmr.hits == 1
+    assert rates(0.3001, [0.5], different).far.hits == 1
     assert recommend(different, 0.001) == 0.9001
-    assert rates(0.9001, [0.95, 0.5], different).tmr.value == 0.5
+    assert rates(0.9001, [0.95, 0.5], different).tar.value == 0.5
 
 
 def test_pairs_are_scored_by_cosine_and_sampled_when_many():

@@ -1,5 +1,5 @@
 """The gallery against the REAL service (TorchServe, face-embed) and the REAL embedded store
-(Qdrant local mode in a temporary folder). People: skimage's astronaut and cameraman.
+(Qdrant Edge in a temporary folder). People: skimage's astronaut and cameraman.
 Skipped without Java (the `torchserve_server` fixture)."""
 from __future__ import annotations
 
@@ -142,7 +142,7 @@ def test_store_files_are_owner_only(gallery, photos):
     folder = gallery.store.path
     assert stat.S_IMODE(folder.stat().st_mode) == 0o700
     entries = list(folder.rglob("*"))
-    assert any(p.name.endswith(".sqlite") for p in entries)
+    assert any(p.name == "edge_config.json" for p in entries) and any(p.name.endswith(".mmap") for p in entries)
     for entry in entries:
         assert stat.S_IMODE(entry.stat().st_mode) == (0o700 if entry.is_dir() else 0o600), entry
 
@@ -173,8 +173,10 @@ def test_cli(tmp_path, torchserve_server, photos, capsys):
     for name, photo in (("astronaut", "astronaut.png"), ("cameraman", "camera.png")):
         (people / name).mkdir(parents=True)
         (people / name / photo).write_bytes((photos / photo).read_bytes())
-    assert cli_main(["gallery", "enroll-all", str(people), *server]) == 0
-    assert "2 people in the gallery" in capsys.readouterr().out
+    summary = tmp_path / "summary.json"
+    assert cli_main(["gallery", "enroll-all", str(people), "--summary", str(summary), *server]) == 0
+    assert "2 photo(s) enrolled, 0 already enrolled, 0 refused" in capsys.readouterr().out
+    assert json.loads(summary.read_text())["enrolled"] == 2
 
     assert cli_main(["gallery", "enroll", "cat", str(photos / "cat.png"), *server]) == 5
     assert "no face found" in capsys.readouterr().err

@@ -113,8 +113,8 @@ def test_calibrate_recommends_saves_and_the_client_uses_it(installed, torchserve
     assert "false-match rate" in done.stdout and "<- the server's threshold" in done.stdout
     chosen = float(re.search(r"recommended threshold: (-?[0-9.]+)", done.stdout).group(1))
     saved = json.loads((tmp_path / "face-verify-threshold.json").read_text())
-    assert saved["threshold"] == chosen and saved["fmr"]["hits"] == 0 and saved["fmr"]["pairs"] == 36
-    assert saved["model"].startswith("face-verify") and saved["tmr"]["pairs"] == 30
+    assert saved["threshold"] == chosen and saved["far"]["hits"] == 0 and saved["far"]["pairs"] == 36
+    assert saved["model"].startswith("face-verify") and saved["tar"]["pairs"] == 30
     # the verify run from the same folder uses it, and says so
     astronaut, cameraman = people / "astronaut", people / "cameraman"
     verified = run(installed, "verify", str(astronaut / "0.jpg"), str(astronaut / "1.jpg"), str(cameraman / "0.jpg"),

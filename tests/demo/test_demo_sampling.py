@@ -9,8 +9,7 @@ from demo.sampling import (
     MIN_PHOTOS,
     OTHERS,
     SAME,
-    DemoSet,
-    TestPhoto,
+    PhotoSet,
     eligible,
     folder_set,
     lfw_photo,
@@ -42,20 +41,22 @@ def test_five_same_and_ten_different_people(people, data_dir, seed):
     demo_set = sample_set(people, data_dir, seed)
     target = demo_set.reference_person
     assert person_of(demo_set.reference) == target and people[target] >= MIN_PHOTOS
-    same = [t for t in demo_set.tests if t.same]
-    others = [t for t in demo_set.tests if not t.same]
+    tests = list(zip(demo_set.tests, demo_set.people, demo_set.same))
+    same = [(path, person) for path, person, truth in tests if truth]
+    others = [(path, person) for path, person, truth in tests if not truth]
     assert len(same) == SAME and len(others) == OTHERS
-    assert all(t.person == target == person_of(t.path) for t in same)
+    assert all(person == target == person_of(path) for path, person in same)
     # 1 + 5 distinct photos of the reference person
-    assert len({demo_set.reference, *(t.path for t in same)}) == SAME + 1
+    assert len({demo_set.reference, *(path for path, _ in same)}) == SAME + 1
     # 10 different people, none of them the reference person, each with >= 6 photos
-    assert len({t.person for t in others}) == OTHERS and target not in {t.person for t in others}
-    assert all(person_of(t.path) == t.person and people[t.person] >= MIN_PHOTOS for t in others)
-    assert all(t.path.is_file() for t in demo_set.tests) and demo_set.reference.is_file()
+    assert len({person for _, person in others}) == OTHERS and target not in {person for _, person in others}
+    assert all(person_of(path) == person and people[person] >= MIN_PHOTOS for path, person in others)
+    assert all(path.is_file() for path in demo_set.tests) and demo_set.reference.is_file()
+    assert [i for i, (_, _, truth) in enumerate(tests) if truth] == demo_set.same_indices
 
 
 def test_tests_are_shuffled(people, data_dir):
-    patterns = {tuple(t.same for t in sample_set(people, data_dir, seed).tests) for seed in range(10)}
+    patterns = {tuple(sample_set(people, data_dir, seed).same) for seed in range(10)}
     assert len(patterns) > 1 and (True,) * SAME + (False,) * OTHERS not in patterns
 
 
@@ -65,7 +66,7 @@ def test_only_peopledevtest_people_are_drawn(people, data_dir):
     drawn = set()
     for seed in range(100):
         demo_set = sample_set(people, data_dir, seed)
-        drawn |= {demo_set.reference_person, *(t.person for t in demo_set.tests)}
+        drawn |= {demo_set.reference_person, *demo_set.people}
     assert drawn <= set(people)
     assert not drawn & set(train), "a peopleDevTrain (training) person was drawn"
 
@@ -92,7 +93,7 @@ def test_read_people_checks_the_count(tmp_path):
 def test_synthetic_people_sample(tmp_path):
     people = {f"P{i:02d}": 6 + i % 3 for i in range(12)} | {"Few": 2}
     demo_set = sample_set(people, tmp_path, 0)
-    assert "Few" not in {t.person for t in demo_set.tests} | {demo_set.reference_person}
+    assert "Few" not in {*demo_set.people, demo_set.reference_person}
     with pytest.raises(ValueError, match="need 11"):
         sample_set({f"P{i}": 6 for i in range(5)}, tmp_path, 0)
 
@@ -103,10 +104,11 @@ def test_folder_set_and_scoring(tmp_path):
         (tmp_path / "tests" / name).write_bytes(b"x")
     (tmp_path / "ref.jpg").write_bytes(b"x")
     demo_set = folder_set(tmp_path / "ref.jpg", tmp_path / "tests")
-    assert [t.path.name for t in demo_set.tests] == ["a.png", "b.jpg"] and not demo_set.has_truth
+    assert [path.name for path in demo_set.tests] == ["a.png", "b.jpg"] and not demo_set.has_truth
+    assert demo_set.encoded() == [b"x", b"x", b"x"] and len(demo_set.form_fields()) == 3
     with pytest.raises(FileNotFoundError):
         folder_set(tmp_path / "nope.jpg", tmp_path / "tests")
-    truth = DemoSet(tmp_path / "ref.jpg", [TestPhoto(tmp_path / f"{i}.jpg", "x", i < 5) for i in range(15)])
+    truth = PhotoSet(tmp_path / "ref.jpg", [tmp_path / f"{i}.jpg" for i in range(15)], same=[i < 5 for i in range(15)])
     flags = [True, True, True, False, False] + [True] * 4 + [False] * 6
     assert score_set(truth, flags) == {"accepted": 3, "same": 5, "rejected": 6, "different": 10,
                                        "meets_requirement": True, "perfect": False}

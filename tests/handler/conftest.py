@@ -116,7 +116,7 @@ def feature_model_dir(tmp_path_factory, photos) -> Path:
         backbone(crops_to_tensor(np.stack(crops + noisy)))
     folder = tmp_path_factory.mktemp("feature_model")
     save_checkpoint(folder / "face_embedder.pt", backbone.eval(), threshold=0.3, version="test-features",
-                    far_thresholds=FAR_THRESHOLDS)
+                    flip=False, far_thresholds=FAR_THRESHOLDS)
     return folder
 
 

@@ -44,7 +44,10 @@ def test_initialize_with_committed_weights(make_server, committed_model_dir):
     handler = make_server(committed_model_dir).handler
     _, meta = load_backbone(committed_model_dir / "face_embedder.pt")
     assert handler.initialized and handler.mode == "verify"
-    assert handler.threshold == pytest.approx(float(meta["threshold"]))
+    # served: the FAR table's row for the fitted rate (4 decimals, never below the fitted value)
+    assert float(meta["threshold"]) <= handler.threshold < float(meta["threshold"]) + 1e-4
+    assert {"far": meta["threshold_far"], "threshold": handler.threshold} in meta["far_thresholds"]
+    assert handler.embedder.flip is meta["flip"]
     assert handler.label == f"face-verify:{meta['version']}"
     assert handler.settings.max_tests == 32 and handler.settings.max_faces == 16
     # one forward pass even for a full request: every face of 1 + 32 photos fits a batch
@@ -65,12 +68,26 @@ def test_initialize_builds_the_configured_engine(make_server, feature_model_dir,
     request = {"reference": bytearray(photo_bytes["astronaut"]), "test_1": bytearray(photo_bytes["shifted"])}
     scores = []
     for engine, kind in (("openvino", OnnxEmbedder), ("onnxruntime", OnnxEmbedder), ("torch", FaceEmbedder)):
-        server = make_server(feature_model_dir, yaml={"handler": {"engine": engine, "flip": False}})
-        assert isinstance(server.handler.embedder, kind) and server.handler.embedder.flip is False
+        server = make_server(feature_model_dir, yaml={"handler": {"engine": engine, "precision": "f32"}})
+        assert isinstance(server.handler.embedder, kind) and server.handler.embedder.flip is False  # the weights' flip
         response, status = server.one(dict(request))
         assert status == 200
         scores.append(response["results"][0]["score"])
     assert max(scores) - min(scores) < 1e-4  # the engines agree
+
+
+def test_the_weights_decide_flip_fusion_and_the_served_threshold(make_server, feature_model_dir, tmp_path):
+    from model.embedder import load_backbone, save_checkpoint
+
+    backbone, meta = load_backbone(feature_model_dir / "face_embedder.pt")
+    save_checkpoint(tmp_path / "face_embedder.pt", backbone, **(meta | {
+        "flip": True, "threshold": 0.29995, "threshold_far": 0.001,
+        "far_thresholds": [{"far": 0.01, "threshold": 0.25}, {"far": 0.001, "threshold": 0.3}]}))
+    server = make_server(tmp_path, yaml={"handler": {"engine": "onnxruntime"}})
+    assert server.handler.embedder.flip is True
+    assert server.handler.threshold == 0.3  # the FAR table's row (4 decimals), not the exact 0.29995
+    with pytest.raises(ValueError, match="flip"):
+        make_server(feature_model_dir, yaml={"handler": {"flip": True}})  # no longer a server knob
 
 
 def test_handler_uses_the_detector_file_in_the_model_dir(make_server, feature_model_dir, tmp_path):
@@ -354,16 +371,16 @@ def test_an_unusable_test_photo_gets_its_own_error_and_the_others_stand(verify, 
     assert alone["results"][0] == first
 
 
-def test_stored_threshold_is_echoed_at_four_decimals(make_server, feature_model_dir, tmp_path, photo_bytes):
+def test_weights_without_a_far_table_serve_their_fitted_threshold(make_server, feature_model_dir, tmp_path, photo_bytes):
     from model.embedder import save_checkpoint
 
     backbone, _ = load_backbone(feature_model_dir / "face_embedder.pt")
     save_checkpoint(tmp_path / "face_embedder.pt", backbone, threshold=0.22425022721290588, version="echo")
     response, _ = make_server(tmp_path).one({"reference": bytearray(photo_bytes["astronaut"]),
                                              "test_1": bytearray(photo_bytes["shifted"])})
-    assert response["threshold"] == 0.2243
+    assert response["threshold"] == 0.22425022721290588  # what decides is what the caller reads
     result = response["results"][0]
-    assert result["match"] is (result["score"] >= 0.2243)
+    assert result["match"] is (result["score"] >= 0.22425022721290588)
 
 
 def test_box_coordinates_are_never_negative_zero(verify, photos, encode_jpeg):

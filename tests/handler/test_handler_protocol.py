@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import math
+from pathlib import Path
 
 import pytest
+import yaml as yaml_module
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -174,17 +177,21 @@ def test_every_error_code_has_a_status():
     assert RequestError("too_many_photos", "x").to_json() == {"error": "too_many_photos", "message": "x"}
 
 
+def test_settings_defaults_are_the_model_config_yaml():
+    shipped = yaml_module.safe_load((Path(__file__).resolve().parents[2] / "handler/model-config.yaml").read_text())
+    assert Settings.load() == Settings.load(shipped)  # one set of values: the yaml's
+    assert set(shipped["handler"]) == {field.name for field in dataclasses.fields(Settings)}
+
+
 def test_settings_defaults_yaml_and_env():
-    assert Settings.load() == Settings(max_tests=32, max_faces=16, max_pixels=40_000_000, threads=2)
     yaml = {"handler": {"max_tests": 4, "max_faces": 2, "mode": "embed"}, "batchSize": 1}
     loaded = Settings.load(yaml, {"FACE_MAX_TESTS": "8", "FACE_MAX_PIXELS": "1000"})
     assert (loaded.max_tests, loaded.max_faces, loaded.max_pixels, loaded.mode) == (8, 2, 1000, "embed")
     assert Settings().mode_for("face-embed") == "embed"
     assert Settings().mode_for("face-verify") == "verify"
     assert Settings(mode="verify").mode_for("face-embed") == "verify"
-    engine = Settings.load({"handler": {"engine": "onnxruntime", "flip": False}}, {"FACE_PRECISION": "bf16"})
-    assert (engine.engine, engine.flip, engine.precision) == ("onnxruntime", False, "bf16")
-    assert Settings.load({}, {"FACE_FLIP": "true"}).flip is True
+    engine = Settings.load({"handler": {"engine": "onnxruntime"}}, {"FACE_PRECISION": "f32"})
+    assert (engine.engine, engine.precision) == ("onnxruntime", "f32")
 
 
 @pytest.mark.parametrize("yaml, env", [
@@ -194,7 +201,7 @@ def test_settings_defaults_yaml_and_env():
     ({"handler": {"mode": "detect"}}, {}),
     ({"handler": {"engine": "tensorrt"}}, {}),
     ({}, {"FACE_PRECISION": "int4"}),
-    ({}, {"FACE_FLIP": "maybe"}),
+    ({"handler": {"flip": True}}, {}),  # a model fact: the weights say it
 ])
 def test_settings_rejects_bad_values(yaml, env):
     with pytest.raises(ValueError):

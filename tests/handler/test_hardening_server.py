@@ -3,7 +3,7 @@ settings as TorchServe 0.12 really applies them, a worker killed mid-request, a 
 restarted server. Uses the session's TorchServe (`torchserve_server`, tests/conftest.py); the
 restart test starts a private one of its own. Skipped without Java.
 
-What TorchServe 0.12 really does (asserted here, documented in README "Security"):
+What TorchServe 0.12 really does (asserted here, documented in docs/security.md):
 * a missing/wrong token: 400 {"type": "InvalidKeyException"} (not 401), on inference and
   management alike; the inference key does not open the management API and vice versa;
 * the token API (POST /token?type=inference|management on the management port) takes the

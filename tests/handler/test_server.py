@@ -86,7 +86,8 @@ def test_json_request(server, photo_bytes):
     assert response.headers["content-type"].startswith("application/json")
     payload = response.json()
     assert payload["model"] == f"face-verify:{meta['version']}"
-    assert payload["threshold"] == round(float(meta["threshold"]), 4)  # the stored one, at 4 decimals
+    # the served one: the weights' FAR table row for the rate it was fitted for (4 decimals, rounded up)
+    assert {"far": meta["threshold_far"], "threshold": payload["threshold"]} in meta["far_thresholds"]
     assert [r["name"] for r in payload["results"]] == ["test_1", "test_2"]
     assert payload["results"][0]["faces"] == 1 and payload["results"][1]["faces"] == 0
 

@@ -125,6 +125,8 @@ def test_every_result_changing_param_is_a_stage_param(pipeline):
         ablations = pipeline.params[section]
         overridden = {"out", "export"} | set(ablations.get("base", {})) | set(ablations.get("budget", {})) | {
             key for variant in ablations["variants"].values() for key in variant}
+        if ablations.get("base", {}).get("interpolate") == [1.0]:
+            overridden.add("interpolate_from")  # where to interpolate from: unused without interpolation
         for key in set(pipeline.params["finetune"]) - execution_only - overridden:
             assert declared(stage, f"finetune.{key}"), f"{stage}: params.yaml finetune.{key} is not declared"
 

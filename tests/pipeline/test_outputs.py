@@ -12,7 +12,8 @@ from pathlib import Path
 from pipeline_support import REPO, Pipeline, real_params, write_fake_outputs
 from training.outputs import COMMITTED_REPORTS, SMOKE_REPORTS, experiment_dir, reports_dir
 
-NO_REPORTS = {"data.face_cache"}  # writes only the cache (params.yaml data.cache_dir)
+NO_REPORTS = {"data.face_cache",  # writes only the cache (params.yaml data.cache_dir)
+              "report.doc_figures"}  # writes the generated blocks of README.md and docs/, not reports/
 
 
 def stage_modules() -> set[str]:

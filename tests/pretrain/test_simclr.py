@@ -49,8 +49,8 @@ def test_loss_is_finite_and_falls_over_a_few_steps(face_crops):
 
 
 def test_save_then_resume_restores_weights_and_optimiser(tmp_path):
-    params = {"init": "random", "arch": "mobilenet_v3_small", "embedding_dim": 32, "input_size": 112,
-              "projection_dim": 16, "lr": 1e-3, "weight_decay": 1e-4}
+    params = {"init": "random:mobilenet_v3_small", "embedding_dim": 32, "projection_dim": 16, "lr": 1e-3,
+              "weight_decay": 1e-4}
     torch.manual_seed(0)
     model, optimizer, _, _ = build(params)
     loss = model(torch.randn(4, 3, 112, 112)).square().mean()

@@ -64,3 +64,18 @@ def test_blend_moves_along_the_line_from_start_to_tuned():
                 torch.testing.assert_close(value, start[name] + alpha * (tuned[name] - start[name]))
             else:  # BatchNorm's batch counter: the tuned one
                 assert torch.equal(value, tuned[name])
+
+
+def test_random_init_names_its_architecture_and_takes_the_cache_crops():
+    import pytest
+
+    from model.alignment import FACE_SIZE
+    from training.transfer import start_backbone
+
+    backbone = start_backbone({"init": "random:mobilenet_v3_small", "embedding_dim": 32})
+    assert (backbone.config.name, backbone.config.embedding_dim, backbone.config.input_size) == (
+        "mobilenet_v3_small", 32, FACE_SIZE)
+    sface = start_backbone({"init": "random:sface", "embedding_dim": 32})  # sface fixes its own sizes
+    assert (sface.config.name, sface.config.embedding_dim) == ("sface", 128)
+    with pytest.raises(ValueError, match="random:mobilenet_v3_small"):
+        start_backbone({"init": "random"})  # which network? the init says

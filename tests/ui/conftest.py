@@ -3,8 +3,10 @@ free port; test photos from scikit-image, or the LFW sample set when the data is
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -14,6 +16,32 @@ import requests
 from tests.conftest import DATA_DIR, HAS_DATA, REPO, free_ports
 
 START_TIMEOUT = 90
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+
+
+def chromium(*flags: str):
+    """Debian's Chromium, headless, driven through chromedriver (a generator: yields the
+    driver, then quits it); `flags` are added to the usual ones. Skips without Chromium."""
+    if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
+        pytest.skip("Chromium not installed (apt-get install chromium chromium-driver; .ci/run does)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    profile = tempfile.mkdtemp(prefix="chromium-profile-")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage", f"--user-data-dir={profile}", "--window-size=1400,1200",
+                 "--hide-scrollbars", *flags):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -32,7 +60,9 @@ def ui_app(torchserve_server, tmp_path_factory):
     """The running page: `.url`, plus the server it talks to."""
     port = free_ports(1)[0]
     log = tmp_path_factory.mktemp("ui") / "ui.log"
-    env = {**os.environ, "DATA_DIR": str(DATA_DIR), "GRADIO_ANALYTICS_ENABLED": "False"}
+    uploads = tmp_path_factory.mktemp("gradio")  # Gradio's file cache: what the page writes to disk
+    env = {**os.environ, "DATA_DIR": str(DATA_DIR), "GRADIO_ANALYTICS_ENABLED": "False",
+           "GRADIO_TEMP_DIR": str(uploads)}
     env.pop("FACE_UI_PASSWORD", None)
     with open(log, "w") as out:
         process = subprocess.Popen(
@@ -54,7 +84,8 @@ def ui_app(torchserve_server, tmp_path_factory):
             if time.monotonic() - started > START_TIMEOUT:
                 pytest.fail(f"the page did not come up in {START_TIMEOUT} s:\n{log.read_text()[-3000:]}")
             time.sleep(0.5)
-        yield type("UiApp", (), {"url": url, "server": torchserve_server, "log": log, "has_data": HAS_DATA})
+        yield type("UiApp", (), {"url": url, "server": torchserve_server, "log": log, "has_data": HAS_DATA,
+                                 "uploads": uploads})
     finally:
         process.terminate()
         try:

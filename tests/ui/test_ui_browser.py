@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 import time
 from pathlib import Path
 
@@ -17,11 +15,10 @@ import pytest
 
 from client import FaceClient
 from tests.conftest import DATA_DIR, REPO
+from tests.ui.conftest import chromium
 
 pytestmark = pytest.mark.integration
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 # A test run leaves the committed example alone unless asked to refresh it.
 OUT = REPO / ("reports" if os.environ.get("FACE_UI_REFRESH") == "1" else "runs") / "ui"
 WAIT = 60
@@ -29,25 +26,7 @@ WAIT = 60
 
 @pytest.fixture(scope="module")
 def browser():
-    if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
-        pytest.skip("Chromium not installed (apt-get install chromium chromium-driver; .ci/run does)")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    profile = tempfile.mkdtemp(prefix="chromium-profile-")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage", f"--user-data-dir={profile}", "--window-size=1400,1200",
-                 "--hide-scrollbars"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
-    try:
-        yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
+    yield from chromium()
 
 
 def photo_set(ui_app, example_photos) -> tuple[Path, list[Path], list[int]]:
@@ -57,7 +36,7 @@ def photo_set(ui_app, example_photos) -> tuple[Path, list[Path], list[int]]:
         from ui import samples
 
         sample = samples.load(DATA_DIR, 0)
-        reference, tests, same = sample.reference, list(sample.tests), sample.same
+        reference, tests, same = sample.reference, list(sample.tests), sample.same_indices
     else:
         reference = example_photos["reference.jpg"]
         tests, same = [example_photos[n] for n in ("group.jpg", "other.jpg", "cat.jpg")], [0]
@@ -139,7 +118,7 @@ def test_verify_in_the_browser(browser, ui_app, example_photos):
     shot = OUT / "verify.png"
     assert browser.save_screenshot(str(shot))
     (OUT / "browser.json").write_text(json.dumps({
-        "command": "make test PYTEST_ARGS=tests/ui/test_ui_browser.py",
+        "command": "FACE_UI_REFRESH=1 make test PYTEST_ARGS=tests/ui/test_ui_browser.py",
         "photos": f"1 reference + {len(tests)} tests" + (" (LFW peopleDevTest seed 0 + 1 broken)"
                                                          if ui_app.has_data else " (scikit-image)"),
         "click_to_verdicts_s": {"first": round(first, 3), "warm": [round(s, 3) for s in seconds]},

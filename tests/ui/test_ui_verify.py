@@ -7,7 +7,7 @@ from PIL import Image
 
 from client import VerificationResult
 from ui.__main__ import main as ui_main
-from ui.sheet import TILE, contact_sheet
+from demo.sheet import TILE, contact_sheet
 from ui.verify import answer_json, table, tally
 
 ANSWER = {

@@ -1,0 +1,205 @@
+"""Stream benchmark (`make bench-stream`): the Live tab's per-frame path and `video identify`
+against a running service, on clips built by bench/clips.py.
+
+    python -m bench.stream                       # `make serve`'s server (config.properties, ./key_file.json)
+    python -m bench.stream --url http://127.0.0.1:PORT --key-file DIR/key_file.json
+
+Writes reports/stream.json:
+* live: frames answered per second and the delay per frame (median, p95) of the Live tab's
+  handler (ui/live_tab.py: the frame as the browser sends it, a JPEG data URL, decoded as
+  Gradio does, then the service call, tracking, drawing and the JPEG sent back), frames
+  fed one after the other as fast as they are answered, at 640x480 with 1 face
+  (scikit-image's astronaut) and 3 faces (three LFW people; skipped without the data).
+  The browser's own transport is not included (tests/ui/test_ui_live_browser.py records
+  the page's figures with Chromium on the same machine);
+* lookups: per second of video (the LFW clip sampled at 10 fps), the faces the service
+  embedded and the faces looked up in the gallery, with tracking and without it (every
+  face of every frame looked up, its name shown at once);
+* accuracy on the LFW clip (three enrolled people and a stranger entering and leaving,
+  at most 3 at once): per sampled frame (every face's shown name right; a pending `...`
+  counts as wrong), per face, and per track (identity, start and end within 0.5 s), with
+  and without tracking;
+* video_identify: `python -m client video identify` on the LFW clip at 10 fps: frames/s
+  processed and the real-time factor (video seconds per processing second);
+* targets: >= 10 frames/s and delay p95 <= 300 ms for the Live tab at up to 3 faces,
+  >= 95% right names on sampled frames, video identify at least real time.
+
+A benchmark, not a test: nothing here asserts a time. Run it under `flock /tmp/heavy.lock`
+on a shared machine; "machine" records the load.
+"""
+from __future__ import annotations
+
+import argparse
+import base64
+import io
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from types import SimpleNamespace
+
+from bench import clips
+from bench.target import REPO, Target, machine_state
+
+LIVE_FPS_TARGET = 10.0
+DELAY_P95_TARGET_MS = 300.0
+RIGHT_FRAMES_TARGET = 0.95
+SAMPLE_FPS = 10.0
+TOLERANCE_S = 0.5
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+def data_url(frame) -> str:
+    """The frame as the browser's webcam component sends it (a JPEG data URL)."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(frame).save(buffer, format="JPEG", quality=92)
+    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def live_figures(client, gallery, clip: clips.Clip, warm_up: int = 5) -> dict:
+    """The Live tab's handler on the clip's frames (at 10 fps of video), one after another."""
+    from gradio.image_utils import decode_base64_to_image_array
+
+    from ui.live_tab import GALLERY, LiveTab
+
+    tab = LiveTab(client, gallery)
+    urls = [data_url(frame) for t, frame in clip.frames() if round(t * clip.fps) % round(clip.fps / SAMPLE_FPS) == 0]
+    browser = SimpleNamespace(session_hash="bench")  # what Gradio passes as the request
+    delays, started = [], None
+    for i, url in enumerate(urls):
+        if i == warm_up:
+            started = time.perf_counter()
+        arrived = time.perf_counter()
+        tab.frame(decode_base64_to_image_array(url), GALLERY, None, browser)
+        if i >= warm_up:
+            delays.append(time.perf_counter() - arrived)
+    seconds = time.perf_counter() - started
+    return {"frames": len(delays), "faces": len(clip.appearances), "size": list(clips.SIZE),
+            "frames_per_s": round(len(delays) / seconds, 2),
+            "delay_ms": {"p50": round(1000 * percentile(delays, 0.5), 1),
+                         "p95": round(1000 * percentile(delays, 0.95), 1),
+                         "max": round(1000 * max(delays), 1)}}
+
+
+def clip_run(client, gallery, clip: clips.Clip, video: Path, tracking: bool) -> dict:
+    """The LFW clip decoded and sampled as `video identify` does: look-ups, and accuracy per
+    frame, per face and per track."""
+    from client.video.clip import sampled_frames
+    from client.video.drawing import PENDING_TEXT
+    from client.video.frames import FrameIdentifier
+    from client.video.identities import GalleryIdentifier
+    from client.video.timeline import Timeline
+
+    frames = FrameIdentifier(client, GalleryIdentifier(gallery), SAMPLE_FPS, tracking=tracking)
+    timeline = Timeline()
+    right_frames = right_faces = faces_total = 0
+    count = 0
+    for t, frame in sampled_frames(video, SAMPLE_FPS):
+        result = frames.process(frame)
+        timeline.add(t, result.faces)
+        shown = [f.label.name if f.label.agreed else PENDING_TEXT for f in result.faces]
+        present = clip.present(t)
+        right_frames += sorted(shown, key=str) == sorted(present, key=str)
+        remaining = list(present)
+        for name in shown:  # a face is right when its name is one of those present (each once)
+            if name in remaining:
+                remaining.remove(name)
+                right_faces += 1
+        faces_total += len(present)
+        count += 1
+    rows = clips.matched_tracks(timeline.tracks(frames.tracker), clip)
+    appearances = [r for r in rows if "extra" not in r]
+    duration = clip.duration_s
+    return {"frames": count, "embeddings_per_video_s": round(frames.embeddings / duration, 2),
+            "lookups_per_video_s": round(frames.tracker.lookups / duration, 2),
+            "right_frames": round(right_frames / count, 4),
+            "right_faces": round(right_faces / faces_total, 4) if faces_total else None,
+            "right_tracks": round(sum(r["identity_ok"] and r["start_error_s"] <= TOLERANCE_S
+                                      and r["end_error_s"] <= TOLERANCE_S for r in appearances) / len(appearances), 4),
+            "extra_tracks": len(rows) - len(appearances), "timeline": appearances}
+
+
+def video_identify(target: Target, video: Path, gallery_dir: str, out: Path) -> dict:
+    command = [sys.executable, "-m", "client", "video", "identify", str(video), "--gallery", gallery_dir,
+               "--fps", str(SAMPLE_FPS), "--json", str(out), "--url", target.inference, "--key-file", str(target.key_file)]
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=900)
+    if done.returncode != 0:
+        raise SystemExit(f"video identify failed ({done.returncode}): {done.stderr[-1500:]}")
+    entry = json.loads(out.read_text())["clips"][0]
+    return {key: entry[key] for key in ("frames", "duration_s", "processing_s", "frames_per_s", "real_time_factor")}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.stream", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--url", default=None, help="inference address (default: config.properties)")
+    parser.add_argument("--management", default=None, help="management address (default: config.properties)")
+    parser.add_argument("--key-file", default=None, help="TorchServe key_file.json (default ./key_file.json)")
+    parser.add_argument("--data-dir", type=Path, default=None, help="folder holding lfw/ (default $DATA_DIR)")
+    parser.add_argument("--out", type=Path, default=REPO / "reports" / "stream.json")
+    args = parser.parse_args(argv)
+
+    from client import FaceClient, read_key_file
+    from client.gallery import Gallery
+    from data.lfw import default_data_dir
+
+    target = Target.from_args(args.url, args.management, args.key_file)
+    target.check()
+    data_dir = args.data_dir or default_data_dir()
+    has_data = (Path(data_dir) / "lfw" / "peopleDevTest.txt").is_file()
+    work = Path(tempfile.mkdtemp(prefix="bench-stream-"))
+    command = " ".join(["python -m bench.stream", *(argv if argv is not None else sys.argv[1:])])
+    report = {"command": command, "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+              "machine": machine_state(), "sample_fps": SAMPLE_FPS}
+    packaged = clips.packaged_people()
+    people = packaged + (clips.lfw_people(data_dir) if has_data else [])
+    with FaceClient(target.inference, token=read_key_file(target.key_file)) as client, \
+            Gallery(str(work / "gallery"), client=client) as gallery:
+        for person in people:
+            if person.enrol:
+                gallery.enroll(person.name, person.enrol)
+        live = {"1_face": live_figures(client, gallery, clips.crowd(packaged[:1]))}
+        if has_data:
+            live["3_faces"] = live_figures(client, gallery, clips.crowd([p for p in people[2:] if p.enrol][:3]))
+            clip = clips.lfw_clip(data_dir)
+            video = clips.write_mp4(clip, work / "lfw.mp4")
+            report["lfw_clip"] = {"people": [p.name for p in clip.people], "truth": clip.truth(),
+                                  "with_tracking": clip_run(client, gallery, clip, video, True),
+                                  "without_tracking": clip_run(client, gallery, clip, video, False)}
+        else:
+            report["lfw_clip"] = f"skipped: no LFW at {data_dir}"
+        report["live"] = live
+    if has_data:
+        gallery_dir = str(work / "gallery")
+        report["video_identify"] = video_identify(target, work / "lfw.mp4", gallery_dir, work / "identify.json")
+    worst = max(live.values(), key=lambda f: f["delay_ms"]["p95"])
+    slowest = min(live.values(), key=lambda f: f["frames_per_s"])
+    report["targets"] = {
+        "live_frames_per_s": {"target": LIVE_FPS_TARGET, "measured": slowest["frames_per_s"],
+                              "met": slowest["frames_per_s"] >= LIVE_FPS_TARGET},
+        "live_delay_p95_ms": {"target": DELAY_P95_TARGET_MS, "measured": worst["delay_ms"]["p95"],
+                              "met": worst["delay_ms"]["p95"] <= DELAY_P95_TARGET_MS}}
+    if has_data:
+        right = report["lfw_clip"]["with_tracking"]["right_frames"]
+        factor = report["video_identify"]["real_time_factor"]
+        report["targets"]["right_frames"] = {"target": RIGHT_FRAMES_TARGET, "measured": right,
+                                             "met": right >= RIGHT_FRAMES_TARGET}
+        report["targets"]["video_identify_real_time_factor"] = {"target": 1.0, "measured": factor, "met": factor >= 1.0}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    print(json.dumps(report["targets"], indent=2))
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

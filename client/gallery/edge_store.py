@@ -1,0 +1,224 @@
+"""The embedded store: Qdrant Edge, the Qdrant engine as an in-process library (HNSW, payload
+index, no server). The folder holds one Edge shard per model version, named like a server's
+collection.
+
+- Owner-only: the folder tree 700, every file 600, re-checked after each write.
+- One process at a time: an exclusive lock on `<folder>/.gallery.lock` while open.
+- Durable and crash-safe: the shards run without a write-ahead log and every write is flushed
+  before it returns, so a write either is in the segment files or is not; a killed process
+  leaves a store that opens. (A WAL would also keep a copy of every vector it ever saw.)
+- `remove` really deletes: a deletion is followed by the optimizer's vacuum (any deleted
+  point triggers it), which rewrites the segments without the deleted points.
+- Searches at scale use HNSW: `optimize()` builds the index of segments that outgrew the
+  plain (brute-force) size; it runs after bulk writes and when a written store is closed.
+"""
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+
+from qdrant_edge import (
+    CountRequest,
+    Distance,
+    EdgeConfig,
+    EdgeOptimizersConfig,
+    EdgeShard,
+    EdgeVectorParams,
+    FieldCondition,
+    Filter,
+    HnswIndexConfig,
+    MatchValue,
+    PayloadSchemaType,
+    Point,
+    Query,
+    QueryRequest,
+    ScrollRequest,
+    SearchParams,
+    UpdateOperation,
+)
+
+from .errors import GalleryError
+from .store import PAGE, PREFIX, Face, GalleryStore, one_per_person
+
+LOCK = ".gallery.lock"
+CONFIG = "edge_config.json"
+HNSW_M = 16
+HNSW_EF_CONSTRUCT = 100
+SEARCH_EF = 128  # candidates explored per search (reports/gallery_scale.json: recall@1 and p95 per ef)
+FULL_SCAN_KB = 10_000  # segments below this many KB of vectors are searched exactly
+
+
+def shard_config(dim: int) -> EdgeConfig:
+    return EdgeConfig(
+        vectors=EdgeVectorParams(size=dim, distance=Distance.Cosine),
+        hnsw_config=HnswIndexConfig(m=HNSW_M, ef_construct=HNSW_EF_CONSTRUCT, full_scan_threshold=FULL_SCAN_KB),
+        # vacuum as soon as one point is deleted: a removed person leaves no trace in the files
+        optimizers=EdgeOptimizersConfig(deleted_threshold=0.0, vacuum_min_vector_number=1),
+        wal_enabled=False)
+
+
+def by_name(name: str) -> Filter:
+    return Filter(must=[FieldCondition(key="name", match=MatchValue(name))])
+
+
+def secure(path: Path) -> None:
+    """Owner-only: the folder tree 700, every file 600."""
+    for root, folders, files in os.walk(path):
+        os.chmod(root, 0o700)
+        for folder in folders:
+            os.chmod(os.path.join(root, folder), 0o700)
+        for file in files:
+            os.chmod(os.path.join(root, file), 0o600)
+
+
+class EdgeStore(GalleryStore):
+    embedded = True
+
+    def __init__(self, location: str | os.PathLike) -> None:
+        self.location = str(location)
+        self.path = Path(location).expanduser()
+        self.path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.path.chmod(0o700)
+        self._lock = open(self.path / LOCK, "a+")
+        try:
+            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self._lock.close()
+            raise GalleryError(f"cannot open the gallery at {self.location}: another process has it open",
+                               code="store_unavailable") from None
+        self._shards: dict[str, EdgeShard] = {}
+        self._written = False
+        self.migrated = 0
+        from .local_migration import is_local_mode, migrate
+
+        if is_local_mode(self.path):
+            self.migrated = migrate(self.path, self)
+        secure(self.path)
+
+    # ------------------------------------------------------------------ shards
+
+    def _shard(self, collection: str) -> EdgeShard:
+        if collection not in self._shards:
+            folder = self.path / collection
+            if not (folder / CONFIG).is_file():
+                raise GalleryError(f"no collection {collection} in {self.location}", code="no_collection")
+            self._shards[collection] = EdgeShard.load(str(folder))
+        return self._shards[collection]
+
+    def collections(self) -> list[str]:
+        return sorted(p.name for p in self.path.iterdir()
+                      if p.name.startswith(PREFIX) and (p / CONFIG).is_file())
+
+    def dimension(self, collection: str) -> int | None:
+        config = self.path / collection / CONFIG
+        if not config.is_file():
+            return None
+        return int(json.loads(config.read_text())["vectors"][""]["size"])
+
+    # ------------------------------------------------------------------ reading
+
+    def count(self, collection: str, name: str | None = None) -> int:
+        return self._shard(collection).count(CountRequest(exact=True, filter=by_name(name) if name else None))
+
+    def faces(self, collection: str, with_vectors: bool = False) -> Iterator[Face]:
+        shard, offset = self._shard(collection), None
+        while True:
+            page, offset = shard.scroll(ScrollRequest(offset=offset, limit=PAGE, with_payload=True,
+                                                      with_vector=with_vectors))
+            for record in page:
+                yield Face.from_payload(record.payload, record.vector if with_vectors else None)
+            if offset is None:
+                return
+
+    def stored(self, collection: str, ids: Sequence[str]) -> dict[str, Face]:
+        if collection not in self.collections() or not ids:
+            return {}
+        records = self._shard(collection).retrieve(list(ids), with_payload=True, with_vector=False)
+        return {str(r.id): Face.from_payload(r.payload) for r in records}
+
+    def search(self, collection: str, vector: Sequence[float], top_k: int) -> list[tuple[str, float, str]]:
+        """Asks for more points than people until `top_k` people are found (or all points
+        were returned): one person's photos may fill the first places."""
+        shard, limit = self._shard(collection), top_k * 4
+        while True:
+            points = shard.query(QueryRequest(limit=limit, query=Query.Nearest([float(v) for v in vector]),
+                                              with_payload=True, params=SearchParams(hnsw_ef=max(SEARCH_EF, limit))))
+            hits = [(p.payload["name"], float(p.score), p.payload["photo"]) for p in points]
+            people = one_per_person(hits, top_k)
+            if len(people) >= top_k or len(points) < limit:
+                return people
+            limit *= 4
+
+    # ------------------------------------------------------------------ writing
+
+    def ensure(self, collection: str, dim: int) -> None:
+        size = self.dimension(collection)
+        if size is not None:
+            if size != dim:
+                raise GalleryError(f"collection {collection} holds {size}-d vectors, got {dim}-d",
+                                   code="dimension_mismatch")
+            return
+        folder = self.path / collection
+        if folder.exists():  # a creation interrupted before its config was written
+            shutil.rmtree(folder)
+        shard = EdgeShard.create(str(folder), shard_config(dim))
+        shard.update(UpdateOperation.create_field_index("name", PayloadSchemaType.Keyword))
+        shard.flush()
+        self._shards[collection] = shard
+        secure(folder)
+
+    def put(self, collection: str, faces: Sequence[Face]) -> None:
+        shard = self._shard(collection)
+        for start in range(0, len(faces), PAGE):
+            points = [Point(face.id, [float(v) for v in face.vector], face.payload())
+                      for face in faces[start:start + PAGE]]
+            shard.update(UpdateOperation.upsert_points(points))
+        shard.flush()
+        self._written = True
+        secure(self.path / collection)
+
+    def delete_person(self, name: str, collections: Iterable[str] | None = None) -> int:
+        deleted = 0
+        for collection in list(collections if collections is not None else self.collections()):
+            found = self.count(collection, name)
+            if found:
+                shard = self._shard(collection)
+                shard.update(UpdateOperation.delete_points_by_filter(by_name(name)))
+                shard.flush()
+                self._written = True
+                deleted += found
+        return deleted
+
+    def drop(self, collection: str) -> None:
+        shard = self._shards.pop(collection, None)
+        if shard is not None:
+            shard.close()
+        shutil.rmtree(self.path / collection)
+
+    def wipe(self) -> None:
+        self.optimize()
+
+    def optimize(self) -> None:
+        """Runs the optimizers (index build, vacuum of deleted points) until none is planned."""
+        for collection in self.collections():
+            shard = self._shard(collection)
+            if shard.optimize():
+                shard.flush()
+                secure(self.path / collection)
+
+    def close(self) -> None:
+        if self._lock.closed:
+            return
+        try:
+            if self._written:
+                self.optimize()
+        finally:
+            for shard in self._shards.values():
+                shard.close()
+            self._shards.clear()
+            fcntl.flock(self._lock, fcntl.LOCK_UN)
+            self._lock.close()

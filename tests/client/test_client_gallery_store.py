@@ -1,0 +1,188 @@
+"""The gallery's vector store, both back-ends, against the real libraries: Qdrant Edge in a
+temporary folder (the embedded store), and the server back-end's qdrant-client code against
+qdrant-client's in-process engine (no Qdrant server runs here: the same client calls, no
+network). No face service needed."""
+from __future__ import annotations
+
+import os
+import signal
+import stat
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from qdrant_client import QdrantClient, models
+
+from client.gallery.edge_store import EdgeStore
+from client.gallery.errors import GalleryError
+from client.gallery.server_store import ServerStore
+from client.gallery.open_store import open_store
+from client.gallery.store import Face, collection_for, point_id
+
+pytestmark = pytest.mark.filterwarnings("ignore:Payload indexes have no effect:UserWarning")
+REPO = Path(__file__).resolve().parents[2]
+COLLECTION = collection_for("face-embed:test")
+DIM = 16
+
+
+def unit(seed: int, n: int = 1) -> np.ndarray:
+    vectors = np.random.default_rng(seed).standard_normal((n, DIM)).astype(np.float32)
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def files_bytes(folder: Path) -> bytes:
+    return b"".join(p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file())
+
+
+@pytest.fixture(params=["edge", "server"])
+def store(request, tmp_path):
+    if request.param == "edge":
+        opened = open_store(tmp_path / "gallery")
+    else:
+        opened = ServerStore("http://stand-in", client=QdrantClient(location=":memory:"))
+    with opened:
+        opened.ensure(COLLECTION, DIM)
+        yield opened
+
+
+def test_open_store_picks_the_back_end(tmp_path):
+    with open_store(tmp_path / "g") as embedded:
+        assert isinstance(embedded, EdgeStore) and embedded.embedded
+    assert not ServerStore.embedded
+
+
+def test_search_gives_one_hit_per_person_best_first(store):
+    ada, bob = unit(1, 6), unit(2, 1)
+    store.add(COLLECTION, "Ada", "m", [f"ada{i}.jpg" for i in range(6)], ada)
+    store.add(COLLECTION, "Bob", "m", ["bob.jpg"], bob)
+    assert store.count(COLLECTION) == 7 and store.count(COLLECTION, "Ada") == 6
+    hits = store.search(COLLECTION, ada[3].tolist(), 2)
+    assert [h[0] for h in hits] == ["Ada", "Bob"]  # Ada's six photos fill no more than one place
+    assert hits[0][2] == "ada3.jpg" and hits[0][1] == pytest.approx(1.0, abs=1e-5) and hits[1][1] < hits[0][1]
+    assert [h[0] for h in store.search(COLLECTION, ada[3].tolist(), 5)] == ["Ada", "Bob"]  # only two exist
+
+
+def test_re_adding_a_photo_replaces_it_and_stored_finds_it(store):
+    store.add(COLLECTION, "Ada", "m", ["a.jpg"], unit(1), ["hash1"])
+    store.add(COLLECTION, "Ada", "m", ["a.jpg"], unit(2), ["hash2"])
+    assert store.count(COLLECTION) == 1
+    found = store.stored(COLLECTION, [point_id("Ada", "a.jpg"), point_id("Ada", "b.jpg")])
+    assert list(found) == [point_id("Ada", "a.jpg")] and found[point_id("Ada", "a.jpg")].sha256 == "hash2"
+    assert store.stored(collection_for("never created"), [point_id("Ada", "a.jpg")]) == {}
+
+
+def test_dimension_is_checked_and_faces_round_trip(store):
+    with pytest.raises(GalleryError) as raised:
+        store.ensure(COLLECTION, DIM + 1)
+    assert raised.value.code == "dimension_mismatch"
+    assert store.dimension(COLLECTION) == DIM and store.dimension(collection_for("other")) is None
+    vector = unit(3)[0]
+    store.put(COLLECTION, [Face("Ada", "a.jpg", "m", vector.tolist(), "h")])
+    (face,) = store.faces(COLLECTION, with_vectors=True)
+    assert (face.name, face.photo, face.model, face.sha256) == ("Ada", "a.jpg", "m", "h")
+    assert np.allclose(face.vector, vector, atol=1e-6)
+    assert list(store.points(COLLECTION)) == [{"name": "Ada", "photo": "a.jpg", "model": "m", "sha256": "h"}]
+    assert store.model_of(COLLECTION) == "m"
+
+
+def test_delete_person_and_drop_empty(store):
+    store.add(COLLECTION, "Ada", "m", ["a1.jpg", "a2.jpg"], unit(1, 2))
+    store.add(COLLECTION, "Bob", "m", ["b.jpg"], unit(2))
+    other = collection_for("face-embed:older")
+    store.ensure(other, 8)
+    assert store.delete_person("Ada") == 2 and store.delete_person("Ada") == 0
+    store.wipe()
+    assert [h[0] for h in store.search(COLLECTION, unit(1)[0].tolist(), 3)] == ["Bob"]
+    store.drop_empty(keep=COLLECTION)
+    assert store.collections() == [COLLECTION]
+
+
+# ---------------------------------------------------------------------- the embedded store only
+
+def test_remove_deletes_the_vectors_and_name_from_the_files(tmp_path):
+    folder = tmp_path / "gallery"
+    gone, kept = unit(10)[0], unit(11)[0]
+    with open_store(folder) as store:
+        store.ensure(COLLECTION, DIM)
+        store.add(COLLECTION, "Zebulon Quartzfield", "m", ["z.jpg"], [gone])
+        store.add(COLLECTION, "Kept Person", "m", ["k.jpg"], [kept])
+    before = files_bytes(folder)
+    assert gone.tobytes() in before and b"Zebulon Quartzfield" in before  # the check below can see them
+    with open_store(folder) as store:
+        assert store.delete_person("Zebulon Quartzfield") == 1
+        store.wipe()
+    after = files_bytes(folder)
+    assert gone.tobytes() not in after and b"Zebulon Quartzfield" not in after
+    assert kept.tobytes() in after and b"Kept Person" in after
+
+
+def test_files_are_owner_only_and_one_process_at_a_time(tmp_path):
+    folder = tmp_path / "gallery"
+    with open_store(folder) as store:
+        store.ensure(COLLECTION, DIM)
+        store.add(COLLECTION, "Ada", "m", ["a.jpg"], unit(1))
+        with pytest.raises(GalleryError) as raised:
+            open_store(folder)
+        assert raised.value.code == "store_unavailable"
+        entries = list(folder.rglob("*"))
+        assert len(entries) > 5
+        for entry in [folder, *entries]:
+            assert stat.S_IMODE(entry.stat().st_mode) == (0o700 if entry.is_dir() else 0o600), entry
+    with open_store(folder) as again:  # closed: free again, data kept
+        assert again.count(COLLECTION) == 1
+
+
+def test_a_local_mode_folder_is_migrated_on_first_open(tmp_path):
+    folder = tmp_path / "old"
+    vectors = unit(5, 30)
+    client = QdrantClient(path=str(folder))  # the earlier embedded layout
+    client.create_collection(COLLECTION, vectors_config=models.VectorParams(size=DIM, distance=models.Distance.COSINE))
+    client.upsert(COLLECTION, points=[models.PointStruct(
+        id=point_id(f"p{i % 7}", f"{i}.jpg"), vector=v.tolist(),
+        payload={"name": f"p{i % 7}", "photo": f"{i}.jpg", "model": "face-embed:test"}) for i, v in enumerate(vectors)])
+    client.close()
+    assert (folder / "collection").is_dir()
+    with open_store(folder) as store:
+        assert store.migrated == 30 and store.count(COLLECTION) == 30
+        assert store.search(COLLECTION, vectors[3].tolist(), 1)[0][:1] == ("p3",)
+        assert store.model_of(COLLECTION) == "face-embed:test"
+    assert not (folder / "collection").exists() and not (folder / "meta.json").exists()
+    with open_store(folder) as store:  # once only
+        assert store.migrated == 0 and store.count(COLLECTION) == 30
+
+
+WRITER = textwrap.dedent("""
+    import sys, numpy as np
+    from client.gallery.open_store import open_store
+    store = open_store(sys.argv[1])
+    store.ensure(sys.argv[2], 16)
+    rng = np.random.default_rng(0)
+    for batch in range(100000):
+        vectors = rng.standard_normal((200, 16))
+        store.add(sys.argv[2], f"p{batch}", "m", [f"{i}.jpg" for i in range(200)], vectors)
+        print(batch, flush=True)
+""")
+
+
+def test_a_store_killed_while_writing_reopens_intact(tmp_path):
+    folder = tmp_path / "gallery"
+    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(folder), COLLECTION], cwd=REPO,
+                              stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+    try:
+        written = [writer.stdout.readline() for _ in range(5)]  # five batches flushed
+        assert all(line.strip() for line in written), "the writer died early"
+        time.sleep(0.05)
+    finally:
+        writer.send_signal(signal.SIGKILL)
+        writer.wait()
+    with open_store(folder) as store:
+        count = store.count(COLLECTION)
+        assert count >= 5 * 200
+        ids = [face.name + face.photo for face in store.faces(COLLECTION)]
+        assert len(ids) == len(set(ids)) == count
+        store.add(COLLECTION, "after", "m", ["x.jpg"], unit(1))
+        assert store.count(COLLECTION) == count + 1

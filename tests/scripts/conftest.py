@@ -1,0 +1,41 @@
+"""Replicas behind nginx for the tests: `python -m scripts.replicas` (what `make serve
+REPLICAS=N` runs) with its own ports, state folder, key file and model store."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # replica_support, whatever the import mode
+from replica_support import REPO, VENV_BIN, free_block, nginx_present  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def replica_service(tmp_path_factory):
+    """Two replicas behind nginx. Yields (state_dir, front URL, key file, the CLI's arguments)."""
+    if not nginx_present():
+        pytest.skip("nginx is missing (scripts/check_nginx.sh installs it)")
+    if shutil.which("java") is None:
+        pytest.skip("TorchServe needs Java >= 11 on PATH (make install / scripts/check_java.sh)")
+    work = tmp_path_factory.mktemp("replicas")
+    store = work / "model_store"
+    env = {**os.environ, "VENV": str(VENV_BIN.parent)}
+    for name in ("face-verify", "face-embed"):  # the command `make archive` runs
+        subprocess.run(["bash", "archive/archive.sh", name, str(store)], cwd=REPO, env=env,
+                       check=True, capture_output=True)
+    base = free_block(30)
+    cli = [sys.executable, "-m", "scripts.replicas"]
+    options = ["--state-dir", str(work / "state"), "--key-file", str(work / "key_file.json"),
+               "--front", f"127.0.0.1:{base + 25}", "--base-port", str(base), "--model-store", str(store)]
+    started = subprocess.run([*cli, "start", "--replicas", "2", *options], cwd=REPO, capture_output=True,
+                             text=True, timeout=400)
+    try:
+        assert started.returncode == 0, started.stdout + started.stderr
+        yield {"state_dir": work / "state", "front": f"http://127.0.0.1:{base + 25}",
+               "key_file": work / "key_file.json", "cli": cli, "options": options, "start_output": started.stdout}
+    finally:
+        subprocess.run([*cli, "stop", *options], cwd=REPO, capture_output=True, timeout=400)
