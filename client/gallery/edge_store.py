@@ -155,13 +155,7 @@ class EdgeStore(GalleryStore):
 
     # ------------------------------------------------------------------ writing
 
-    def ensure(self, collection: str, dim: int) -> None:
-        size = self.dimension(collection)
-        if size is not None:
-            if size != dim:
-                raise GalleryError(f"collection {collection} holds {size}-d vectors, got {dim}-d",
-                                   code="dimension_mismatch")
-            return
+    def create(self, collection: str, dim: int) -> None:
         folder = self.path / collection
         if folder.exists():  # a creation interrupted before its config was written
             shutil.rmtree(folder)

@@ -66,13 +66,7 @@ class ServerStore(GalleryStore):
                 for group in groups if group.hits]
         return sorted(hits, key=lambda hit: -hit[1])
 
-    def ensure(self, collection: str, dim: int) -> None:
-        size = self.dimension(collection)
-        if size is not None:
-            if size != dim:
-                raise GalleryError(f"collection {collection} holds {size}-d vectors, got {dim}-d",
-                                   code="dimension_mismatch")
-            return
+    def create(self, collection: str, dim: int) -> None:
         self._client.create_collection(collection, vectors_config=models.VectorParams(
             size=dim, distance=models.Distance.COSINE), shard_number=self.shards)
         self._client.create_payload_index(collection, "name", models.PayloadSchemaType.KEYWORD)

@@ -19,6 +19,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
+from .errors import GalleryError
+
 PREFIX = "faces-"
 POINT_NAMESPACE = uuid.UUID("6f1c1c52-5f0e-4f55-9d3c-4a0c7f2f8b1e")
 PAGE = 1000  # points per scroll page and per write batch
@@ -113,9 +115,18 @@ class GalleryStore(ABC):
         return next((face.model for face in self.faces(collection)), None)
 
     # writing
-    @abstractmethod
     def ensure(self, collection: str, dim: int) -> None:
         """Creates the collection, or checks that it holds `dim`-d vectors."""
+        size = self.dimension(collection)
+        if size is None:
+            self.create(collection, dim)
+        elif size != dim:
+            raise GalleryError(f"collection {collection} holds {size}-d vectors, got {dim}-d",
+                               code="dimension_mismatch")
+
+    @abstractmethod
+    def create(self, collection: str, dim: int) -> None:
+        """A new, empty collection of `dim`-d vectors (cosine)."""
 
     @abstractmethod
     def put(self, collection: str, faces: Sequence[Face]) -> None:
