@@ -54,8 +54,10 @@ model_store/%.mar: $(MAR_DEPS) | $(STAMP)
 # REPLICAS=N (N > 1): N TorchServe replicas behind nginx on the same address, one key
 # (docs/scaling.md); `make stop` stops them too.
 REPLICAS ?= 1
+# EMBED_WORKERS=2: face-embed with 2 workers, for bulk enrolment (docs/gallery.md).
+EMBED_WORKERS ?= 1
 serve: install $(MARS)
-	VENV=$(VENV) REPLICAS=$(REPLICAS) bash scripts/serve.sh start
+	VENV=$(VENV) REPLICAS=$(REPLICAS) EMBED_WORKERS=$(EMBED_WORKERS) bash scripts/serve.sh start
 
 stop:
 	VENV=$(VENV) bash scripts/serve.sh stop

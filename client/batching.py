@@ -34,15 +34,15 @@ def label(photo: PhotoLike, fallback: str) -> str:
 
 
 def chunks(tests: Sequence[PhotoLike], encoding: str, max_tests: int,
-           budget: int | None) -> Iterator[list[Item]]:
+           budget: int | None, what: str = "tests") -> Iterator[list[Item]]:
     """Consecutive chunks of at most `max_tests` photos whose parts fit in `budget` bytes
     (None: no byte bound). A photo too large to fit even alone comes as an Item with
-    `part=None`, in its own chunk."""
+    `part=None`, in its own chunk. A photo without a name is called `what[i]`."""
     budget = float("inf") if budget is None else budget
     chunk: list[Item] = []
     size = 0
     for index, photo in enumerate(tests):
-        name = label(photo, f"tests[{index}]")
+        name = label(photo, f"{what}[{index}]")
         part = photo_part("test", photo, encoding)
         cost = len(part[1]) + PART_OVERHEAD
         if cost > budget:

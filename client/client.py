@@ -52,7 +52,7 @@ from .errors import (
     ServerUnavailableError,
 )
 from .batching import Item, chunks, label, name_photo, server_limit
-from .models import EmbeddingResult, Health, VerificationResult
+from .models import EmbeddingBatch, EmbeddingResult, Health, VerificationResult
 from .photos import PhotoLike, is_single_photo, photo_part
 from .thresholds import find_threshold_file, read_threshold_file
 
@@ -262,6 +262,51 @@ class FaceClient:
         except BadInputError as exc:
             raise _named(exc, "image", label(photo, "image")) from None
 
+    def embed_many(self, photos: Iterable[PhotoLike], *,
+                   progress: Callable[[int, int], None] | None = None) -> EmbeddingBatch:
+        """`embed` for many photos in few requests (fields image_1 ... image_N, as many per
+        request as the server's limits allow). `result.photos[i]` is `photos[i]` (named
+        `image_{i+1}`); a photo that could not be used has `error` set (its message names the
+        file), the others stand. `progress(done, total)` after each request."""
+        photos = list(photos)
+        if not photos:
+            raise PhotoInputError("give at least one photo", code="no_photos")
+        answers: list[dict] = []
+        first: EmbeddingBatch | None = None
+        for chunk in chunks(photos, self.encoding, self.max_tests_per_request,
+                            self.max_request_bytes - PART_OVERHEAD_BYTES, what="photos"):
+            if chunk[0].part is None:
+                answers.append({"name": f"image_{chunk[0].index + 1}", "faces": [], "error": {
+                    "code": "request_too_large", "message": f"{chunk[0].label}: the photo is over the server's "
+                    f"{self.max_request_bytes / 2**20:g} MiB request limit; not sent"}})
+            else:
+                answer = self._embed_chunk(chunk)
+                first = first or answer
+                answers += [_renamed(photo.model_dump(mode="json"), item, "image") for item, photo in zip(chunk, answer.photos)]
+            if progress is not None:
+                progress(len(answers), len(photos))
+        if first is None:
+            raise PhotoInputError(answers[0]["error"]["message"], code="request_too_large")
+        return EmbeddingBatch.model_validate(first.model_dump(mode="json") | {"photos": answers})
+
+    def _embed_chunk(self, chunk: list[Item]) -> EmbeddingBatch:
+        """One request; split further when the server takes fewer photos than assumed."""
+        fields = [(f"image_{n}", (f"image_{n}{Path(item.part[0]).suffix}", item.part[1], item.part[2]))
+                  for n, item in enumerate(chunk, start=1)]
+        try:
+            result = self._post_multipart(self.embed_model, fields, EmbeddingBatch)
+        except BadInputError as exc:
+            limit = server_limit(exc.message) if exc.code == "too_many_photos" else None
+            if limit is None or limit >= len(chunk):
+                raise
+            self.max_tests_per_request = limit
+            parts = [self._embed_chunk(chunk[i : i + limit]) for i in range(0, len(chunk), limit)]
+            return parts[0].model_copy(update={"photos": [p for part in parts for p in part.photos]})
+        if len(result.photos) != len(chunk):
+            raise ResponseFormatError(f"sent {len(chunk)} photos but got {len(result.photos)} answers",
+                                      code="result_count_mismatch")
+        return result
+
     def health(self) -> Health:
         """TorchServe's /ping. An "Unhealthy" answer (HTTP 500) is returned, not raised."""
         response = self._request("GET", "/ping")
@@ -375,9 +420,10 @@ class FaceClient:
 PART_OVERHEAD_BYTES = 512  # a multipart part's headers (reference, threshold, closing boundary)
 
 
-def _renamed(result: dict, item: Item) -> dict:
-    """A chunk's result under its place in the caller's list, its error naming the file."""
-    field, result["name"] = result["name"], f"test_{item.index + 1}"
+def _renamed(result: dict, item: Item, prefix: str = "test") -> dict:
+    """A chunk's result under its place in the caller's list (`test_3`, `image_3`), its error
+    naming the file."""
+    field, result["name"] = result["name"], f"{prefix}_{item.index + 1}"
     if result.get("error"):
         result["error"] = {**result["error"], "message": name_photo(result["error"]["message"], field, item.label)}
     return result

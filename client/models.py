@@ -132,6 +132,33 @@ class EmbeddingResult(_Contract):
         return [face.embedding for face in self.faces]
 
 
+class PhotoEmbedding(_Contract):
+    """One photo of a face-embed request for many: its faces, or why it could not be used."""
+
+    name: str  # "image_1" ... "image_N", in the order the photos were given
+    faces: list[EmbeddedFace] = []  # every face in the photo, largest first
+    error: PhotoError | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+class EmbeddingBatch(_Contract):
+    """`FaceClient.embed_many`: every photo's faces, in order."""
+
+    model: str
+    photos: list[PhotoEmbedding]
+    threshold: float | None = None
+    far_thresholds: list[FarThreshold] | None = None
+
+    def result(self, index: int) -> EmbeddingResult:
+        """Photo `index` as `embed` would have answered it (a photo with an error: PhotoInputError
+        is not raised here; check `photos[index].ok` first)."""
+        return EmbeddingResult(model=self.model, faces=self.photos[index].faces, threshold=self.threshold,
+                               far_thresholds=self.far_thresholds)
+
+
 class Health(_Contract):
     status: str  # "Healthy" / "Unhealthy" (TorchServe's /ping)
 

@@ -40,7 +40,7 @@ class FaceHandler(BaseHandler):
         torch.set_num_threads(self.settings.threads)
         backbone, meta = load_backbone(model_dir / self.manifest["model"]["serializedFile"])
         facts = ModelFacts.of(meta)  # flip, threshold, FAR table: as the weights were evaluated
-        most_faces = (self.settings.max_tests + 1) * self.settings.max_faces
+        most_faces = max(self.settings.max_tests + 1, self.settings.max_photos) * self.settings.max_faces
         # The network exported once, here, to the engine `make bench` found fastest on this CPU
         # (same embeddings within float rounding); all faces of a request in one run.
         settings = self.settings
@@ -83,7 +83,10 @@ class FaceHandler(BaseHandler):
 
     def _prepare(self, request) -> dict:
         if self.mode == "embed":
-            return {"threshold": None, "photos": [self._faces(parse_embed(request))]}
+            parsed = parse_embed(request, self.settings.max_photos)
+            if parsed.many:  # each photo answered on its own, like verify's test photos
+                return {"threshold": None, "many": True, "photos": [self._test_faces(p) for p in parsed.photos]}
+            return {"threshold": None, "many": False, "photos": [self._faces(parsed.photos[0])]}
         parsed = parse_verify(request, self.settings.max_tests)
         reference = self._faces(parsed.reference, max_faces=1)
         if not reference["faces"]:
@@ -129,7 +132,7 @@ class FaceHandler(BaseHandler):
                 continue
             self._set_status(idx, 200, "OK")
             if self.mode == "embed":
-                output.append(self._embed_response(item["photos"][0]))
+                output.append(self._embed_response(item))
             else:
                 output.append(self._verify_response(item))
         return output
@@ -143,15 +146,17 @@ class FaceHandler(BaseHandler):
                 "reference": {"box": _box(face.box), "confidence": round(face.confidence, 4)},
                 "results": results}
 
-    def _embed_response(self, photo: dict) -> dict:
+    def _embed_response(self, item: dict) -> dict:
         # The calibrated threshold rides along so a caller comparing embeddings itself (the
         # client's gallery) decides exactly as face-verify does; the thresholds of stricter
         # false-match rates let a 1:N search keep its strangers out as the gallery grows.
-        return {"model": self.label, "threshold": self.threshold, "far_thresholds": self.far_thresholds, "faces": [
-            {"box": _box(found.face.box), "confidence": round(found.face.confidence, 4),
-             "embedding": [round(float(v), 6) for v in embedding]}
-            for found, embedding in zip(photo["faces"], photo["embeddings"])
-        ]}
+        head = {"model": self.label, "threshold": self.threshold, "far_thresholds": self.far_thresholds}
+        if not item["many"]:
+            return head | {"faces": _embedded_faces(item["photos"][0])}
+        return head | {"photos": [
+            {"name": photo["name"], "faces": [], "error": {"code": photo["error"].code, "message": photo["error"].message}}
+            if "error" in photo else {"name": photo["name"], "faces": _embedded_faces(photo), "error": None}
+            for photo in item["photos"]]}
 
     def _error(self, idx: int, error: RequestError) -> dict:
         self._set_status(idx, error.status, error.phrase)
@@ -183,6 +188,12 @@ def _test_result(photo: dict, anchor: np.ndarray, threshold: float) -> dict:
             {"box": _box(found.face.box), "score": score, "confidence": round(found.face.confidence, 4)}
             for found, score in zip(photo["faces"], scores)]
     return result
+
+
+def _embedded_faces(photo: dict) -> list[dict]:
+    return [{"box": _box(found.face.box), "confidence": round(found.face.confidence, 4),
+             "embedding": [round(float(v), 6) for v in embedding]}
+            for found, embedding in zip(photo["faces"], photo["embeddings"])]
 
 
 def _box(box) -> list[float]:

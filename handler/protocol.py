@@ -44,6 +44,7 @@ ERROR_STATUS = {
 PHOTO_ERRORS = frozenset({"empty_file", "not_an_image", "truncated_image", "invalid_image", "image_too_large"})
 
 TEST_FIELD = re.compile(r"test_([1-9][0-9]{0,8})")
+IMAGE_FIELD = re.compile(r"image_([1-9][0-9]{0,8})")
 RAW_KEYS = ("body", "data")
 _DATA_URL = re.compile(r"data:[\w/+.-]*;base64,", re.IGNORECASE)
 
@@ -55,6 +56,7 @@ class Settings:
     is (input size, flip fusion, threshold) comes from the weights, not from here."""
 
     max_tests: int = 32  # test photos per verify request
+    max_photos: int = 32  # photos per face-embed request (image_1 ... image_N)
     max_faces: int = 16  # faces embedded per photo (largest first)
     max_pixels: int = DEFAULT_MAX_PIXELS  # per photo, checked before decoding
     threads: int = 1  # inference threads per worker (the engine's and torch's)
@@ -123,6 +125,12 @@ class Photo:
 
 
 @dataclass(frozen=True)
+class EmbedRequest:
+    photos: list[Photo]  # one, or image_1 ... image_N in number order
+    many: bool  # image_N fields / JSON "images": answered photo by photo
+
+
+@dataclass(frozen=True)
 class VerifyRequest:
     reference: Photo
     tests: list[Photo]  # in test number order
@@ -180,7 +188,7 @@ def _verify_from_form(fields: dict, max_tests: int) -> VerifyRequest:
             f"unknown form field(s) {sorted(unknown)}: expected reference, test_1 ... "
             f"test_{max_tests} and optionally threshold",
         )
-    _check_count(numbered, max_tests, lambda n: f"test_{n}")
+    _check_count(numbered, max_tests, lambda n: f"test_{n}", "test photos are test_1 ... test_")
     if fields.get("reference") is None:
         raise RequestError("missing_reference", "the form field 'reference' (one photo) is missing")
     tests = [_test_photo(fields[name], name) for _, name in sorted(numbered)]
@@ -217,18 +225,15 @@ def _verify_from_json(body: dict, max_tests: int) -> VerifyRequest:
     )
 
 
-def _check_count(numbered: list, max_tests: int, name) -> None:
-    over = [n for n, _ in numbered if n > max_tests]
+def _check_count(numbered: list, limit: int, name, fields: str) -> None:
+    over = [n for n, _ in numbered if n > limit]
     if over:
-        raise RequestError(
-            "too_many_photos",
-            f"{name(max(over))}: test photos are test_1 ... test_{max_tests} "
-            f"(at most {max_tests} per request)",
-        )
+        raise RequestError("too_many_photos", f"{name(max(over))}: {fields}{limit} (at most {limit} per request)")
 
 
-def parse_embed(request: dict) -> Photo:
-    """One photo: multipart field 'image', a bare body, or JSON {"image": base64}."""
+def parse_embed(request: dict, max_photos: int) -> EmbedRequest:
+    """One photo (multipart field 'image', a bare body, or JSON {"image": base64}), or many
+    (fields image_1 ... image_N, or JSON {"images": [base64, ...]}), at most `max_photos`."""
     kind, payload = split_body(request)
     if kind == "raw" and payload.lstrip()[:1] == b"{":
         payload, kind = parse_json_bytes(payload), "json"
@@ -236,16 +241,40 @@ def parse_embed(request: dict) -> Photo:
         if not payload:  # an empty POST: no photo at all, not an empty one
             raise RequestError("missing_image", "no photo: send it as the form field 'image', "
                                "the raw body, or JSON {\"image\": base64}")
-        return Photo("image", payload)
-    unknown = sorted(set(payload) - {"image"})
-    where = "JSON key" if kind == "json" else "form field"
-    if unknown:
-        raise RequestError("unknown_field", f"unknown {where}(s) {unknown}: expected 'image'")
-    if payload.get("image") is None:
-        raise RequestError("missing_image", f"the {where} 'image' (one photo) is missing")
+        return EmbedRequest([Photo("image", payload)], many=False)
     if kind == "json":
-        return Photo("image", decode_base64(payload["image"], "image"))
-    return Photo("image", _form_bytes(payload["image"], "image"))
+        return _embed_from_json(payload, max_photos)
+    numbered = [(int(m.group(1)), name) for name in payload if (m := IMAGE_FIELD.fullmatch(name))]
+    unknown = sorted(set(payload) - {"image"} - {name for _, name in numbered})
+    if unknown or (numbered and "image" in payload):
+        raise RequestError("unknown_field", f"unknown form field(s) {unknown or ['image']}: expected 'image' "
+                           f"(one photo) or image_1 ... image_{max_photos}")
+    if numbered:
+        _check_count(numbered, max_photos, lambda n: f"image_{n}", "photos are image_1 ... image_")
+        return EmbedRequest([_test_photo(payload[name], name) for _, name in sorted(numbered)], many=True)
+    if payload.get("image") is None:
+        raise RequestError("missing_image", "the form field 'image' (one photo) is missing")
+    return EmbedRequest([Photo("image", _form_bytes(payload["image"], "image"))], many=False)
+
+
+def _embed_from_json(body: dict, max_photos: int) -> EmbedRequest:
+    unknown = sorted(set(body) - {"image", "images"})
+    if unknown or len(body) > 1:
+        raise RequestError("unknown_field", f"unknown JSON key(s) {unknown or sorted(body)}: expected 'image' "
+                           "(one base64 photo) or 'images' (a list of them)")
+    if "images" in body:
+        images = body["images"]
+        if not isinstance(images, list):
+            raise RequestError("malformed_json", "'images' must be a list of base64 strings")
+        if not images:
+            raise RequestError("missing_image", "'images' is empty")
+        if len(images) > max_photos:
+            raise RequestError("too_many_photos", f"'images' has {len(images)} photos; at most {max_photos} per request")
+        return EmbedRequest([Photo(f"image_{i}", decode_base64(v, f"images[{i - 1}] (image_{i})"))
+                             for i, v in enumerate(images, start=1)], many=True)
+    if body.get("image") is None:
+        raise RequestError("missing_image", "the JSON key 'image' (one photo) is missing")
+    return EmbedRequest([Photo("image", decode_base64(body["image"], "image"))], many=False)
 
 
 def _test_photo(value: object, field: str) -> Photo:

@@ -78,7 +78,7 @@ def gallery(doc: dict) -> str:
     g = next(r for r in doc["results"] if r["photos_per_person"] == 1)
     return (f"{g['people']} people, 1 photo each: top-1 {pct(g['top1_accuracy'])}, named above the threshold "
             f"{pct(g['identified_accuracy'])}; strangers answered unknown {pct(g['unknown_rejection'])}; "
-            f"search median {g['search_ms_median']:.0f} ms")
+            f"search median {g['search_ms_median']:.2g} ms")
 
 
 def web_page(doc: dict) -> str:
@@ -108,7 +108,8 @@ def gallery_scale(doc: dict) -> str:
     every = doc["distractors"]["results"][-1]
     return (f"{top['n']:,} faces in the embedded Qdrant Edge store: insert + index "
             f"{(top['insert_s'] + top['index_s']) / 60:.1f} min, query p95 {top['query_p95_ms']:.0f} ms, "
-            f"recall@1 {top['recall_at_1']:.3f}, reopen {top['reopen_s']:.1f} s; with {every['distractors']:,} "
+            f"recall@1 {top['recall_at_1']:.3f} ({top['recall_at_1_enrolled']:.3f} for enrolled people's faces), "
+            f"reopen {top['reopen_s']:.1f} s; with {every['distractors']:,} "
             f"real distractors: top-1 {pct(every['top1_accuracy'])}, unknown {pct(every['unknown_rejection'])}")
 
 

@@ -11,6 +11,8 @@
 # and recorded in .serve/tmpdir, so `stop` finds this server and no other.
 # REPLICAS=N (N > 1): N TorchServe replicas on loopback behind nginx on the same address, one
 # service key in ./key_file.json (python -m scripts.replicas; state in .serve/replicas.json).
+# EMBED_WORKERS=N (single server): face-embed with N workers (bulk enrolment; docs/gallery.md),
+# set over the management API once the server is healthy.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -75,6 +77,7 @@ start() {
   if server_pid >/dev/null; then
     if healthy; then
       echo "TorchServe is already running (pid $(server_pid)); 'make stop' first to reload the models."
+      scale_embed
       print_usage
       exit 0
     fi
@@ -111,8 +114,18 @@ start() {
     fi
     sleep 1
   done
+  scale_embed
   echo "healthy after $((SECONDS - t0))s"
   print_usage
+}
+
+scale_embed() {
+  local workers=${EMBED_WORKERS:-1}
+  [ "$workers" -gt 1 ] || return 0
+  curl -sf --max-time 300 -X PUT -H "Authorization: Bearer $(api_key management)" \
+    "$management/models/face-embed?min_worker=$workers&max_worker=$workers&synchronous=true" >/dev/null \
+    || fail "could not give face-embed $workers workers"
+  echo "face-embed: $workers workers"
 }
 
 fail() {

@@ -34,6 +34,7 @@ def add(commands, common) -> None:
                                    "photos already enrolled with the same content are skipped)")
     tree.add_argument("people", help="folder of person folders: PEOPLE_DIR/<name>/<photo>")
     tree.add_argument("--workers", type=int, default=4, help="face-embed requests in flight (default 4)")
+    tree.add_argument("--per-request", type=int, default=8, help="photos per face-embed request (default 8)")
     tree.add_argument("--batch", type=int, default=64, help="photos stored together, then flushed (default 64)")
     tree.add_argument("--summary", default="enroll-all-summary.json", metavar="FILE",
                       help="JSON summary with every refused photo and why (default %(default)s)")
@@ -105,7 +106,8 @@ def cmd_enroll_all(args: argparse.Namespace) -> int:
 
     total = len(people_jobs(Path(args.people)))
     with _open(args) as gallery, tqdm(total=total, unit="photo", desc="enrol", smoothing=0.1) as bar:
-        summary = BulkEnrolment(gallery, workers=args.workers, batch=args.batch).run(Path(args.people), bar.update)
+        summary = BulkEnrolment(gallery, workers=args.workers, batch=args.batch,
+                                per_request=args.per_request).run(Path(args.people), bar.update)
     report = summary.as_json()
     write_json(args.summary, report)
     print(f"{summary.enrolled} photo(s) enrolled, {summary.skipped} already enrolled, {len(summary.refused)} "

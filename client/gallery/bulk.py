@@ -1,8 +1,8 @@
 """Bulk enrolment: every PEOPLE_DIR/<name>/<photo> as the person <name>, resumable.
 
-- Photos are embedded by `workers` concurrent face-embed requests (one photo each: the
-  service's unit), and stored `batch` at a time; each stored batch is flushed, so a killed run
-  loses at most the batches in flight.
+- Photos are embedded `per_request` at a time per face-embed request, `workers` requests in
+  flight, and stored `batch` at a time; each stored batch is flushed, so a killed run loses
+  at most the batch in flight.
 - Resume by content: a photo whose point (person + file name) is already stored with the same
   sha256 is skipped without being sent. A photo whose content changed is embedded again and
   replaces its point. Points are keyed by person + file name, so no photo is stored twice.
@@ -18,14 +18,15 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import BadInputError, PhotoInputError
+from ..errors import PhotoInputError
 from ..photos import PHOTO_SUFFIXES
 from .errors import GalleryError
 from .faces import FaceChoiceError, enrolment_face
 from .gallery import Gallery, check_name
 from .store import Face, collection_for, content_hash, point_id
 
-WORKERS = 4  # requests in flight: the service decodes the next photo while one is embedded
+WORKERS = 4  # requests in flight: one per service worker, and one more each queued behind it
+PER_REQUEST = 8  # photos per face-embed request
 BATCH = 64  # photos stored (and flushed) together
 
 
@@ -75,11 +76,12 @@ def chunked(jobs: Sequence[Job], size: int) -> Iterator[Sequence[Job]]:
 
 
 class BulkEnrolment:
-    def __init__(self, gallery: Gallery, workers: int = WORKERS, batch: int = BATCH) -> None:
-        if workers < 1 or batch < 1:
-            raise GalleryError("workers and batch must be >= 1", code="bad_setting")
+    def __init__(self, gallery: Gallery, workers: int = WORKERS, batch: int = BATCH,
+                 per_request: int = PER_REQUEST) -> None:
+        if workers < 1 or batch < 1 or per_request < 1:
+            raise GalleryError("workers, batch and per_request must be >= 1", code="bad_setting")
         self.gallery, self.store = gallery, gallery.store
-        self.workers, self.batch = workers, batch
+        self.workers, self.batch, self.per_request = workers, batch, per_request
         self.model: str | None = None
         self.summary = BulkSummary()
 
@@ -103,25 +105,27 @@ class BulkEnrolment:
         data = {job: job.path.read_bytes() for job in batch}
         hashes = {job: content_hash(content) for job, content in data.items()}
         known: dict[Job, tuple] = {}
-        if self.model is None:  # the served model names the collection to resume in
-            for job in batch:
-                known[job] = self._embed(job, data[job])
-                if known[job][0]:
-                    self.model = known[job][0]
-                    break
-        current = collection_for(self.model) if self.model else None
-        stored = self.store.stored(current, [job.id for job in batch]) if current else {}
+        for first in chunked(batch, self.per_request):  # the served model names the collection to resume in
+            if self.model is not None:
+                break
+            self.model, answers = self._embed(first, data)
+            known.update(zip(first, answers))
+        if self.model is None:  # not one photo reached the server
+            self._refuse(batch, known)
+            return
+        current = collection_for(self.model)
+        stored = self.store.stored(current, [job.id for job in batch])
         todo = [job for job in batch if job.id not in stored or stored[job.id].sha256 != hashes[job]]
         self.summary.skipped += len(batch) - len(todo)
-        faces: list[Face] = []
-        for job, (model, vector, refusal) in zip(todo, pool.map(lambda j: known.get(j) or self._embed(j, data[j]), todo)):
-            if refusal is not None:
-                self.summary.refused.append({"person": job.name, "photo": str(job.path), **refusal})
-                continue
-            if model != self.model:
+        requests = list(chunked([job for job in todo if job not in known], self.per_request))
+        for jobs, (model, answers) in zip(requests, pool.map(lambda jobs: self._embed(jobs, data), requests)):
+            if model is not None and model != self.model:
                 raise GalleryError(f"the server changed model during enrolment ({self.model} -> {model}); "
                                    "run enroll-all again", code="model_changed")
-            faces.append(Face(job.name, job.path.name, model, vector, hashes[job]))
+            known.update(zip(jobs, answers))
+        self._refuse(todo, known)
+        faces = [Face(job.name, job.path.name, self.model, known[job][0], hashes[job])
+                 for job in todo if known[job][1] is None]
         if not faces:
             return
         self.store.ensure(current, len(faces[0].vector))
@@ -133,13 +137,25 @@ class BulkEnrolment:
         self.store.put(current, faces)
         self.summary.enrolled += len(faces)
 
-    def _embed(self, job: Job, content: bytes) -> tuple[str | None, list[float] | None, dict | None]:
-        """(model, embedding of the enrolment face, None) or (model, None, refusal)."""
+    def _refuse(self, jobs: Sequence[Job], known: dict[Job, tuple]) -> None:
+        self.summary.refused += [{"person": job.name, "photo": str(job.path), **known[job][1]}
+                                 for job in jobs if known[job][1] is not None]
+
+    def _embed(self, jobs: Sequence[Job], data: dict[Job, bytes]) -> tuple[str | None, list[tuple]]:
+        """One face-embed request: (model, [(embedding of the enrolment face, None) or
+        (None, refusal)] per job); model None when no photo could be sent."""
         try:
-            answer = self.gallery.client.embed(content)
-            face = enrolment_face(answer.faces, self.gallery.similar_area)
-        except (BadInputError, PhotoInputError) as exc:
-            return None, None, {"code": exc.code or "bad_photo", "reason": exc.message.replace("image: ", "", 1)}
-        except FaceChoiceError as exc:
-            return answer.model, None, {"code": exc.code, "reason": exc.reason}
-        return answer.model, face.embedding, None
+            answer = self.gallery.client.embed_many([data[job] for job in jobs])
+        except PhotoInputError as exc:  # every photo over the request limit
+            return None, [(None, {"code": exc.code, "reason": exc.message}) for _ in jobs]
+        found: list[tuple] = []
+        for index, photo in enumerate(answer.photos):
+            if photo.error is not None:
+                reason = photo.error.message.removeprefix(f"photos[{index}]: ")
+                found.append((None, {"code": photo.error.code, "reason": reason}))
+                continue
+            try:
+                found.append((enrolment_face(photo.faces, self.gallery.similar_area).embedding, None))
+            except FaceChoiceError as exc:
+                found.append((None, {"code": exc.code, "reason": exc.reason}))
+        return answer.model, found

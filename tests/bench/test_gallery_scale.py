@@ -8,7 +8,7 @@ import numpy as np
 
 from bench.gallery_scale import main
 
-KEYS = {"n", "backend", "insert_s", "index_s", "query_p50_ms", "query_p95_ms", "recall_at_1", "rss_mb",
+KEYS = {"n", "backend", "insert_s", "index_s", "query_p50_ms", "query_p95_ms", "recall_at_1", "recall_at_1_enrolled", "rss_mb",
         "disk_mb", "reopen_s"}
 
 

@@ -130,3 +130,30 @@ def test_json_output_is_compact(stub, folder, tmp_path, capsys):
     table = capsys.readouterr().out
     assert "[0, 5, 30, 36]" not in table  # the table shows the best box
     assert not re.search(r"(?<![\w-])-0(?![\w.])", table)  # no "-0" number (paths like pytest-0 are fine)
+
+
+def embed_answer(names: list[str], errors: dict[str, dict] | None = None) -> dict:
+    """A many-photo face-embed answer for the fields sent: no faces but the errors."""
+    return {"model": "face-embed 1.0", "threshold": 0.3, "photos": [
+        {"name": name, "faces": [], "error": (errors or {}).get(name)} for name in names]}
+
+
+def test_embed_many_splits_follows_the_limit_and_names_files(stub, folder, tmp_path):
+    huge = tmp_path / "huge.jpg"
+    huge.write_bytes(b"\xff\xd8\xff" + b"x" * 20_000)
+    stub.add(413, {"error": "too_many_photos",
+                   "message": "image_5: photos are image_1 ... image_4 (at most 4 per request)"})
+    stub.add(200, embed_answer([f"image_{i}" for i in range(1, 5)],
+                               {"image_2": {"code": "not_an_image", "message": "image_2: not in a known format"}}))
+    stub.add(200, embed_answer(["image_1"]))
+    done = []
+    with FaceClient(stub.url, token="t", max_tests_per_request=10, max_request_bytes=10_000) as client:
+        batch = client.embed_many([*folder[:5], huge], progress=lambda d, t: done.append((d, t)))
+        assert client.max_tests_per_request == 4
+    assert [fields_of(r) for r in stub.requests] == [[f"image_{i}" for i in range(1, 6)],
+                                                     [f"image_{i}" for i in range(1, 5)], ["image_1"]]
+    assert [p.name for p in batch.photos] == [f"image_{i}" for i in range(1, 7)]
+    assert batch.photos[1].error.message == f"{folder[1]}: not in a known format"
+    assert batch.photos[5].error.code == "request_too_large" and str(huge) in batch.photos[5].error.message
+    assert [p.ok for p in batch.photos] == [True, False, True, True, True, False]
+    assert done == [(5, 6), (6, 6)] and batch.model == "face-embed 1.0"

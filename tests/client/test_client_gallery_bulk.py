@@ -27,7 +27,7 @@ PEOPLE, PHOTOS_EACH = 20, 3
 @pytest.fixture(scope="module")
 def people(tmp_path_factory):
     """PEOPLE folders of PHOTOS_EACH distinct photos (the astronaut, cropped and scaled a little
-    differently each time: other bytes, the same face), plus a cat (no face) in one folder."""
+    differently each time: other bytes, the same face), plus a cat (no face) in one folder and a text file named .jpg in another."""
     root = tmp_path_factory.mktemp("people")
     astronaut = Image.fromarray(skimage_data.astronaut())
     for person in range(PEOPLE):
@@ -37,12 +37,13 @@ def people(tmp_path_factory):
             shift = 4 * (person * PHOTOS_EACH + photo)
             astronaut.crop((shift % 40, 0, 512 - shift % 37, 512)).resize((300, 300)).save(folder / f"{photo}.jpg")
     Image.fromarray(skimage_data.chelsea()).save(root / "person_00" / "cat.jpg")
+    (root / "person_01" / "notes.jpg").write_text("not a photo at all")
     return root
 
 
 def server_args(server, gallery: Path, summary: Path) -> list[str]:
     return ["--url", server.base_url, "--token", server.token, "--gallery", str(gallery),
-            "--summary", str(summary), "--batch", "4", "--workers", "2"]
+            "--summary", str(summary), "--batch", "4", "--workers", "2", "--per-request", "3"]
 
 
 def stored_photos(gallery: Path) -> list[tuple[str, str]]:
@@ -56,7 +57,9 @@ def test_enroll_all_resumes_by_content(torchserve_server, people, tmp_path, caps
     assert cli_main(args) == 5  # the cat is refused, the others enrolled
     first = json.loads(summary.read_text())
     assert first["enrolled"] == PEOPLE * PHOTOS_EACH and first["skipped"] == 0 and first["people"] == PEOPLE
-    assert [(r["photo"].endswith("cat.jpg"), r["code"]) for r in first["refused"]] == [(True, "no_face")]
+    refused = sorted((Path(r["photo"]).name, r["code"], r["reason"]) for r in first["refused"])
+    assert [r[:2] for r in refused] == [("cat.jpg", "no_face"), ("notes.jpg", "not_an_image")]
+    assert not refused[1][2].startswith(("photos[", "image"))  # the reason, without request field names
     assert cli_main(args) == 5
     again = json.loads(summary.read_text())
     assert again["enrolled"] == 0 and again["skipped"] == PEOPLE * PHOTOS_EACH
@@ -72,7 +75,7 @@ def test_a_run_killed_halfway_resumes_to_the_exact_count(torchserve_server, peop
     gallery, summary = tmp_path / "gallery", tmp_path / "summary.json"
     command = [sys.executable, "-m", "client", "gallery", "enroll-all", str(people),
                *server_args(torchserve_server, gallery, summary)]
-    total = PEOPLE * PHOTOS_EACH + 1
+    total = PEOPLE * PHOTOS_EACH + 2
     run = subprocess.Popen(command, cwd=REPO, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL,
                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
     seen, done = b"", 0
@@ -88,9 +91,9 @@ def test_a_run_killed_halfway_resumes_to_the_exact_count(torchserve_server, peop
         run.wait()
     assert done < total, "killed too late to test anything"
     halfway = stored_photos(gallery)  # reopens with no error
-    assert len(halfway) == len(set(halfway)) and done - 1 <= len(halfway) < total - 1  # done counts the cat
+    assert len(halfway) == len(set(halfway)) and done - 2 <= len(halfway) < total - 2  # done counts the refused
 
-    assert subprocess.run(command, cwd=REPO, capture_output=True).returncode == 5  # the cat again
+    assert subprocess.run(command, cwd=REPO, capture_output=True).returncode == 5  # the refused again
     second = json.loads(summary.read_text())
     assert second["skipped"] == len(halfway)
     assert second["skipped"] + second["enrolled"] == PEOPLE * PHOTOS_EACH

@@ -26,8 +26,15 @@ def test_the_threshold_grows_with_the_gallery():
     assert [search_threshold(answer(), n, 0.01) for n in sizes] == sorted(search_threshold(answer(), n, 0.01) for n in sizes)
 
 
-def test_beyond_the_table_the_strictest_entry_holds():
-    assert search_threshold(answer(), 10**7, 0.01) == 0.50
+def test_beyond_the_table_its_last_step_continues():
+    # 1e-4 -> 0.45 and 1e-5 -> 0.50: 0.05 more per decade below the table
+    assert search_threshold(answer(), 10**4, 0.01) == pytest.approx(0.55)  # 1e-6 per pair
+    assert search_threshold(answer(), 10**6, 0.01) == pytest.approx(0.65)  # 1e-8 per pair
+    assert search_threshold(answer(), 10**30, 0.01) == 1.0  # a cosine similarity: never above 1
+
+
+def test_a_one_entry_table_holds_its_entry_beyond_it():
+    assert search_threshold(answer(table=[{"far": 1e-3, "threshold": 0.42}]), 10**6, 0.01) == 0.42
 
 
 def test_a_looser_rate_gives_a_lower_threshold():

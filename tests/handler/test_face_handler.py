@@ -284,6 +284,32 @@ def test_embed_mode(embed, photo_bytes):
         {"model": "face-embed:test-features", "threshold": 0.3, "far_thresholds": FAR_THRESHOLDS, "faces": []}, 200)
 
 
+def test_embed_many_photos_in_one_request(embed, photo_bytes, monkeypatch):
+    """image_1 ... image_N: each photo answered on its own, in order, a bad one with its own
+    error; every face of every photo through the network in one run; each photo's faces
+    equal what a one-photo request returns."""
+    calls = count_network_runs(monkeypatch, embed.handler.embedder)
+    response, status = embed.one({"image_1": bytearray(photo_bytes["group"]), "image_2": bytearray(b"GIF89a bad"),
+                                  "image_3": bytearray(photo_bytes["cat"]), "image_4": bytearray(photo_bytes["astronaut"])})
+    assert status == 200 and calls == [3]  # 2 + 0 + 1 faces
+    assert set(response) == {"model", "threshold", "far_thresholds", "photos"}
+    assert [p["name"] for p in response["photos"]] == ["image_1", "image_2", "image_3", "image_4"]
+    assert [len(p["faces"]) for p in response["photos"]] == [2, 0, 0, 1]
+    assert response["photos"][1]["error"]["code"] == "not_an_image"
+    assert response["photos"][1]["error"]["message"].startswith("image_2: ")
+    assert [p["error"] for p in response["photos"][::2]] == [None, None]
+    alone, _ = embed.one({"image": bytearray(photo_bytes["astronaut"])})
+    assert np.allclose(alone["faces"][0]["embedding"], response["photos"][3]["faces"][0]["embedding"], atol=1e-5)
+    assert alone["faces"][0]["box"] == response["photos"][3]["faces"][0]["box"]
+
+
+def test_embed_many_over_the_limit_is_refused(make_server, feature_model_dir, photo_bytes):
+    server = make_server(feature_model_dir, name="face-embed", yaml={"handler": {"max_photos": 2}})
+    response, status = server.one({f"image_{n}": bytearray(photo_bytes["cat"]) for n in (1, 2, 3)})
+    assert (response["error"], status) == ("too_many_photos", 413)
+    assert "at most 2 per request" in response["message"]
+
+
 def test_embed_matches_verify_scores(embed, verify, photo_bytes):
     ref, _ = embed.one({"image": bytearray(photo_bytes["astronaut"])})
     test, _ = embed.one({"image": bytearray(photo_bytes["shifted"])})

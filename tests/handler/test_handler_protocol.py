@@ -148,12 +148,40 @@ def test_a_test_field_sent_as_text_is_that_photo_s_own_error():
     assert parsed.tests[1].error is None
 
 
+def one_photo(request_) -> bytes:
+    parsed = parse_embed(request_, 32)
+    assert not parsed.many and len(parsed.photos) == 1
+    return parsed.photos[0].data
+
+
 def test_embed_inputs():
-    assert parse_embed({"image": PHOTO}).data == bytes(PHOTO)
-    assert parse_embed({"body": bytearray(b"\xff\xd8raw")}).data == b"\xff\xd8raw"
-    assert parse_embed({"data": bytearray(b"raw")}).data == b"raw"
-    assert parse_embed({"body": {"image": b64(b"img")}}).data == b"img"
-    assert parse_embed({"body": bytearray(b' {"image": "%s"}' % b64(b"img").encode())}).data == b"img"
+    assert one_photo({"image": PHOTO}) == bytes(PHOTO)
+    assert one_photo({"body": bytearray(b"\xff\xd8raw")}) == b"\xff\xd8raw"
+    assert one_photo({"data": bytearray(b"raw")}) == b"raw"
+    assert one_photo({"body": {"image": b64(b"img")}}) == b"img"
+    assert one_photo({"body": bytearray(b' {"image": "%s"}' % b64(b"img").encode())}) == b"img"
+
+
+def test_embed_many_photos_in_number_order():
+    parsed = parse_embed({"image_10": bytearray(b"ten"), "image_2": bytearray(b"two"), "image_1": "text"}, 32)
+    assert parsed.many and [p.name for p in parsed.photos] == ["image_1", "image_2", "image_10"]
+    assert [p.data for p in parsed.photos[1:]] == [b"two", b"ten"]
+    assert parsed.photos[0].error.code == "not_an_image"  # that photo's own error; the others stand
+    parsed = parse_embed({"body": {"images": [b64(b"a"), b64(b"b")]}}, 32)
+    assert parsed.many and [(p.name, p.data) for p in parsed.photos] == [("image_1", b"a"), ("image_2", b"b")]
+
+
+@pytest.mark.parametrize("request_, code", [
+    ({"image_3": PHOTO}, "too_many_photos"),
+    ({"body": {"images": [b64(b"a")] * 3}}, "too_many_photos"),
+    ({"image": PHOTO, "image_1": PHOTO}, "unknown_field"),  # one photo or many, not both
+    ({"body": {"image": b64(b"a"), "images": [b64(b"a")]}}, "unknown_field"),
+    ({"body": {"images": []}}, "missing_image"),
+    ({"body": {"images": b64(b"a")}}, "malformed_json"),
+    ({"image_0": PHOTO}, "unknown_field"),
+])
+def test_embed_many_errors(request_, code):
+    assert code_of(lambda r: parse_embed(r, 2), request_) == code
 
 
 @pytest.mark.parametrize("request_, code", [
@@ -168,7 +196,7 @@ def test_embed_inputs():
     ({"image": "text"}, "not_an_image"),
 ])
 def test_embed_errors(request_, code):
-    assert code_of(parse_embed, request_) == code
+    assert code_of(lambda r: parse_embed(r, 32), request_) == code
 
 
 def test_every_error_code_has_a_status():
@@ -209,7 +237,8 @@ def test_settings_rejects_bad_values(yaml, env):
 
 
 field_names = st.one_of(
-    st.sampled_from(["reference", "threshold", "test_1", "test_2", "test_32", "test_33", "body", "data"]),
+    st.sampled_from(["reference", "threshold", "test_1", "test_2", "test_32", "test_33", "body", "data",
+                     "image", "image_1", "image_33", "images"]),
     st.text(max_size=12),
 )
 field_values = st.one_of(
@@ -221,7 +250,7 @@ field_values = st.one_of(
 @settings(max_examples=300, deadline=None)
 @given(st.dictionaries(field_names, field_values, max_size=5))
 def test_any_request_parses_or_fails_cleanly(request_):
-    for call in (lambda: parse_verify(request_, 32), lambda: parse_embed(request_)):
+    for call in (lambda: parse_verify(request_, 32), lambda: parse_embed(request_, 32)):
         try:
             call()
         except RequestError as error:
