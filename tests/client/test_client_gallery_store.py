@@ -120,6 +120,31 @@ def test_remove_deletes_the_vectors_and_name_from_the_files(tmp_path):
     assert kept.tobytes() in after and b"Kept Person" in after
 
 
+def test_remove_rewrites_the_indexed_segment_with_its_int8_copies(tmp_path):
+    """At scale the vectors also live in an HNSW segment as int8 copies (quantized.data): the
+    segment that held a removed person is replaced whole, so no copy of theirs stays."""
+    folder, n, dim = tmp_path / "gallery", 60_000, 128  # 30 MB of vectors: past the indexing threshold
+    vectors = np.random.default_rng(0).standard_normal((n, dim)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    with open_store(folder) as store:
+        store.ensure(COLLECTION, dim)
+        for start in range(0, n, 10_000):
+            store.put(COLLECTION, [Face("Zebulon Quartzfield" if i // 3 == 7 else f"person {i // 3}", f"{i}.jpg",
+                                        "m", vectors[i].tolist()) for i in range(start, start + 10_000)])
+    segments = folder / COLLECTION / "segments"
+    holding = [s for s in segments.iterdir() if vectors[21].tobytes() in files_bytes(s)]
+    assert len(holding) == 1 and (holding[0] / "vector_storage" / "quantized.data").is_file()
+    assert b"Zebulon Quartzfield" in files_bytes(holding[0])
+    with open_store(folder) as store:
+        assert store.delete_person("Zebulon Quartzfield") == 3
+        store.wipe()
+    assert not holding[0].exists()
+    after = files_bytes(folder)
+    assert vectors[21].tobytes() not in after and b"Zebulon Quartzfield" not in after and vectors[30].tobytes() in after
+    with open_store(folder) as store:
+        assert store.count(COLLECTION) == n - 3
+
+
 def test_files_are_owner_only_and_one_process_at_a_time(tmp_path):
     folder = tmp_path / "gallery"
     with open_store(folder) as store:
