@@ -60,7 +60,7 @@ HNSW_EF_CONSTRUCT = 128  # candidates per insertion while building
 SEARCH_EF = 1024  # candidates explored per search (reports/gallery_scale.json: recall@1 and p95 per ef)
 OVERSAMPLING = 2.0  # points taken from the int8 index per point returned, then ranked in float
 # A second search costs a whole one, a longer first answer almost nothing: with 4 points per
-# person, 40% of the benchmark's searches (people with many photos) needed a second one.
+# person, a search for someone with many photos often found fewer people and ran again.
 POINTS_PER_PERSON = 20
 FULL_SCAN_KB = 10_000  # segments below this many KB of vectors are searched exactly
 
