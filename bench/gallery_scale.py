@@ -13,9 +13,10 @@ the gallery's threshold and the answer is "unknown" either way.
 
 Per back-end and N, in its own process (peak RSS is the run's own): insert (batches of
 1,000 points, each flushed), index (Edge: the optimizer's HNSW build; qdrant-client local
-mode has none), query p50/p95, recall@1, disk, reopen (open + count + first search). Edge
-is queried after 1,000 searches for stored faces (`first_searches_p95_ms`: those, while the
-new index is read in), as a store that has been serving is.
+mode has none), query p50/p95, recall@1, disk, reopen (open + count + first search). Searches
+and reopen are timed once the build's writes are on disk (sync). Edge is queried after 1,000
+searches for stored faces (`first_searches_p95_ms`: those, while the new index is read in), as
+a store that has been serving is.
 Qdrant-client local mode (the earlier embedded store, brute force, loaded whole into memory)
 is measured only up to --local-sizes (20k: where qdrant-client itself warns), and above 10k
 with 200 queries (each takes about a second).
@@ -201,6 +202,7 @@ def one_run(backend: str, n: int, work: Path) -> dict:
     start = time.perf_counter()
     store.optimize()
     index_s = time.perf_counter() - start
+    os.sync()  # searches and reopen are timed on a store at rest, not during the build's writeback
     # The first searches after a build read the new index files in; a serving store has done
     # that long before. 1,000 searches for other (stored) faces first, timed on their own.
     warm_up = real["vectors"][keep[:min(QUERIES, n)]] if backend == "edge" else []
@@ -219,6 +221,7 @@ def one_run(backend: str, n: int, work: Path) -> dict:
     right, enrolled = np.array(right), enrolled[:searched]
     sweep = ef_sweep(store, collection, query_vectors, best_name, enrolled) if backend == "edge" else None
     store.close()
+    os.sync()
     start = time.perf_counter()
     reopened = open_backend(backend, folder)
     count = reopened.count(collection)
