@@ -339,15 +339,6 @@ def front_of_replicas(target: Target) -> int:
     return len(state["replicas"]) if state["front"]["url"].rstrip("/") == target.inference else 0
 
 
-def check_front(target: Target) -> None:
-    try:
-        ping = requests.get(f"{target.inference}/ping", headers=target.auth(), timeout=10)
-    except requests.RequestException as exc:
-        raise SystemExit(f"no server at {target.inference} ({exc.__class__.__name__}): run `make serve`") from None
-    if ping.status_code != 200:
-        raise SystemExit(f"{target.inference}/ping answered {ping.status_code}: {ping.text[:200]}")
-
-
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
@@ -373,7 +364,7 @@ def main(argv: list[str] | None = None) -> int:
     target = Target.from_args(args.url, args.management, args.key_file)
     replicas = front_of_replicas(target)
     if replicas:
-        check_front(target)
+        target.check_ping()
     else:
         target.check()
     photos = photo_set(args.data_dir)

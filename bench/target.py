@@ -55,14 +55,18 @@ class Target:
             raise SystemExit(f"{exc}: is the server running (`make serve`)? Pass --key-file for another "
                              "server.") from None
 
-    def check(self) -> None:
-        """Exit with a clear message unless both models answer."""
+    def check_ping(self) -> None:
+        """Exit with a clear message unless the inference address answers /ping."""
         try:
             ping = requests.get(f"{self.inference}/ping", headers=self.auth(), timeout=10)
         except requests.RequestException as exc:
             raise SystemExit(f"no server at {self.inference} ({exc.__class__.__name__}): run `make serve`") from None
         if ping.status_code != 200:
             raise SystemExit(f"{self.inference}/ping answered {ping.status_code}: {ping.text[:200]}")
+
+    def check(self) -> None:
+        """Exit with a clear message unless both models answer."""
+        self.check_ping()
         for model in ("face-verify",):
             if not any(w["status"] == "READY" for w in self.workers(model)):
                 raise SystemExit(f"{model} has no READY worker at {self.management}")

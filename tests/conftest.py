@@ -86,6 +86,14 @@ def free_ports(count: int) -> list[int]:
     return ports
 
 
+def build_archives(store: Path) -> None:
+    """face-verify.mar and face-embed.mar in `store`, built as `make archive` builds them."""
+    env = {**os.environ, "VENV": str(VENV_BIN.parent)}
+    for name in ("face-verify", "face-embed"):
+        subprocess.run(["bash", "archive/archive.sh", name, str(store)], cwd=REPO, env=env,
+                       check=True, capture_output=True)
+
+
 def server_config(store: Path, ports: list[int]) -> str:
     """config.properties with this test's ports and model store; security settings kept."""
     text = (REPO / "config.properties").read_text()
@@ -182,18 +190,16 @@ def torchserve_server(tmp_path_factory):
         pytest.skip(f"{TORCHSERVE} is missing (make install)")
     workdir = tmp_path_factory.mktemp("torchserve")
     store = workdir / "model_store"
-    env = {**os.environ, "VENV": str(VENV_BIN.parent)}
-    for name in ("face-verify", "face-embed"):  # the command `make archive` runs
-        subprocess.run(["bash", "archive/archive.sh", name, str(store)], cwd=REPO, env=env,
-                       check=True, capture_output=True)
+    build_archives(store)
     ports = free_ports(3)
     config = workdir / "config.properties"
     config.write_text(server_config(store, ports))
     # A private temp dir: TorchServe's pid file and worker sockets live there (short path:
     # unix socket names are limited to ~100 characters).
     private_tmp = tempfile.mkdtemp(prefix="ts-test-", dir="/tmp")
-    env.update(TMPDIR=private_tmp, TEMP=private_tmp, LOG_LOCATION=str(workdir / "logs"),
-               METRICS_LOCATION=str(workdir / "logs"), PATH=f"{VENV_BIN}:{os.environ['PATH']}")
+    env = {**os.environ, "VENV": str(VENV_BIN.parent), "TMPDIR": private_tmp, "TEMP": private_tmp,
+           "LOG_LOCATION": str(workdir / "logs"), "METRICS_LOCATION": str(workdir / "logs"),
+           "PATH": f"{VENV_BIN}:{os.environ['PATH']}"}
     running = Running(workdir, ports, env)
     started = time.monotonic()
     with open(workdir / "serve.out", "w") as out:

@@ -2,7 +2,6 @@
 REPLICAS=N` runs) with its own ports, state folder, key file and model store."""
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -11,7 +10,9 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # replica_support, whatever the import mode
-from replica_support import REPO, VENV_BIN, free_block, nginx_present  # noqa: E402
+from replica_support import REPO, free_block, nginx_present  # noqa: E402
+
+from tests.conftest import build_archives  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -23,10 +24,7 @@ def replica_service(tmp_path_factory):
         pytest.skip("TorchServe needs Java >= 11 on PATH (make install / scripts/check_java.sh)")
     work = tmp_path_factory.mktemp("replicas")
     store = work / "model_store"
-    env = {**os.environ, "VENV": str(VENV_BIN.parent)}
-    for name in ("face-verify", "face-embed"):  # the command `make archive` runs
-        subprocess.run(["bash", "archive/archive.sh", name, str(store)], cwd=REPO, env=env,
-                       check=True, capture_output=True)
+    build_archives(store)
     base = free_block(30)
     cli = [sys.executable, "-m", "scripts.replicas"]
     options = ["--state-dir", str(work / "state"), "--key-file", str(work / "key_file.json"),

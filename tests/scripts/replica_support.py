@@ -4,13 +4,11 @@ from __future__ import annotations
 import random
 import shutil
 import socket
-import sys
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-VENV_BIN = Path(sys.executable).parent
 
 
 def nginx_present() -> bool:
