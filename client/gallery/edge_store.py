@@ -9,13 +9,18 @@ collection.
   leaves a store that opens. (A WAL would also keep a copy of every vector it ever saw.)
 - `remove` really deletes: a deletion is followed by the optimizer's vacuum (any deleted
   point triggers it), which rewrites the segments without the deleted points.
-- Searches at scale use HNSW over int8 (scalar-quantized) copies of the vectors, kept in RAM:
-  a quarter of the memory traffic per comparison, and the index builds several times faster.
+- Searches at scale use HNSW over int8 (scalar-quantized) copies of the vectors, kept in RAM
+  with the graph and the payloads: a quarter of the memory traffic per comparison, and the
+  index builds several times faster. Pinned in RAM, they stay there when the kernel reclaims
+  the page cache (at 1M points the files are larger than this machine's page cache kept).
   Each search takes OVERSAMPLING times the points it needs from the quantized index and
   ranks them again with the float vectors, so scores are exact.
   `optimize()` builds the index of segments that outgrew the plain (brute-force) size; it
-  runs after bulk writes and when a written store is closed. Settings measured at 10k-1M
-  points: reports/gallery_scale.json (`make gallery-bench`).
+  runs after bulk writes and when a written store is closed, and during writes whenever
+  SEGMENT_POINTS new points await it. A large gallery is thus several indexed segments,
+  searched in parallel (one thread per core): at 1M points, two graphs of 500k searched at
+  once find more true nearest points than one graph of 1M in the same time. Settings
+  measured at 10k-1M points: reports/gallery_scale.json (`make gallery-bench`).
 """
 from __future__ import annotations
 
@@ -36,9 +41,10 @@ from qdrant_edge import (
     FieldCondition,
     Filter,
     HnswIndexConfig,
+    KeywordIndexParams,
+    MatchAny,
     MatchValue,
     Memory,
-    PayloadSchemaType,
     Point,
     QuantizationSearchParams,
     Query,
@@ -57,27 +63,59 @@ LOCK = ".gallery.lock"
 CONFIG = "edge_config.json"
 HNSW_M = 24  # links per point
 HNSW_EF_CONSTRUCT = 128  # candidates per insertion while building
-SEARCH_EF = 1024  # candidates explored per search (reports/gallery_scale.json: recall@1 and p95 per ef)
+SEARCH_EF = 1536  # candidates explored per search (reports/gallery_scale.json: recall@1 and p95 per ef)
 OVERSAMPLING = 2.0  # points taken from the int8 index per point returned, then ranked in float
-# A second search costs a whole one, a longer first answer almost nothing: with 4 points per
-# person, a search for someone with many photos often found fewer people and ran again.
-POINTS_PER_PERSON = 20
+# A second search costs a whole one (more with its filter), a longer first answer little (the
+# candidates explored stay SEARCH_EF). With 120 per person wanted, a search for someone with
+# up to a few hundred photos (LFW's most photographed person has 530) runs once.
+POINTS_PER_PERSON = 120
 FULL_SCAN_KB = 10_000  # segments below this many KB of vectors are searched exactly
+SEGMENT_POINTS = 500_000  # new points indexed as a segment of their own once this many wait
 
 
 def shard_config(dim: int) -> EdgeConfig:
     return EdgeConfig(
         vectors=EdgeVectorParams(size=dim, distance=Distance.Cosine),
-        hnsw_config=HnswIndexConfig(m=HNSW_M, ef_construct=HNSW_EF_CONSTRUCT, full_scan_threshold=FULL_SCAN_KB),
+        # what every search reads at random, held in RAM: the graph, the int8 vectors, the payloads
+        # (names); the float vectors, read for the few points ranked again, stay on disk
+        hnsw_config=HnswIndexConfig(m=HNSW_M, ef_construct=HNSW_EF_CONSTRUCT, full_scan_threshold=FULL_SCAN_KB,
+                                    memory=Memory.Pinned),
         quantization_config=ScalarQuantizationConfig(ScalarType.Int8, memory=Memory.Pinned),
-        # vacuum as soon as one point is deleted: a removed person leaves no trace in the files
-        optimizers=EdgeOptimizersConfig(deleted_threshold=0.0, vacuum_min_vector_number=1),
+        payload_memory=Memory.Pinned,
+        # vacuum as soon as one point is deleted: a removed person leaves no trace in the files;
+        # segments of SEGMENT_POINTS are not merged again (a merge of two would be past the cap)
+        optimizers=EdgeOptimizersConfig(deleted_threshold=0.0, vacuum_min_vector_number=1,
+                                        max_segment_size=segment_kb(dim)),
         wal_enabled=False)
+
+
+def segment_kb(dim: int) -> int:
+    """The largest segment's KB of float vectors: a fifth above SEGMENT_POINTS."""
+    return int(1.2 * SEGMENT_POINTS * dim * 4 / 1024)
 
 
 def search_params(limit: int) -> SearchParams:
     return SearchParams(hnsw_ef=max(SEARCH_EF, limit),
                         quantization=QuantizationSearchParams(rescore=True, oversampling=OVERSAMPLING))
+
+
+def named(shard: EdgeShard, points: Sequence, top_k: int) -> list[tuple[str, float, str]]:
+    """The `top_k` best people among ranked points. Payloads are read for the first points only,
+    as far as `top_k` people go: with a few hundred points ranked, reading every payload would
+    cost more than the index search."""
+    hits: list[tuple[str, float, str]] = []
+    read = 0
+    while read < len(points):
+        batch = points[read:read + max(2 * top_k, read)]  # each batch doubles what was read
+        payloads = {str(r.id): r.payload for r in shard.retrieve([p.id for p in batch], with_payload=True,
+                                                                   with_vector=False)}
+        hits += [(payloads[str(p.id)]["name"], float(p.score), payloads[str(p.id)]["photo"])
+                 for p in batch if str(p.id) in payloads]
+        read += len(batch)
+        people = one_per_person(hits, top_k)
+        if len(people) >= top_k:
+            return people
+    return one_per_person(hits, top_k)
 
 
 def by_name(name: str) -> Filter:
@@ -160,17 +198,20 @@ class EdgeStore(GalleryStore):
         return {str(r.id): Face.from_payload(r.payload) for r in records}
 
     def search(self, collection: str, vector: Sequence[float], top_k: int) -> list[tuple[str, float, str]]:
-        """Asks for POINTS_PER_PERSON points per person wanted, and more until `top_k` people
-        are found (or all points were returned): one person's photos may fill the first places."""
+        """Asks for POINTS_PER_PERSON points per person wanted. When they hold fewer than `top_k`
+        people (one person's photos filled them), asks again without the people found, until
+        `top_k` people are found or no points are left."""
         shard, limit = self._shard(collection), top_k * POINTS_PER_PERSON
+        query = Query.Nearest([float(v) for v in vector])
+        people: list[tuple[str, float, str]] = []
         while True:
-            points = shard.query(QueryRequest(limit=limit, query=Query.Nearest([float(v) for v in vector]),
-                                              with_payload=True, params=search_params(limit)))
-            hits = [(p.payload["name"], float(p.score), p.payload["photo"]) for p in points]
-            people = one_per_person(hits, top_k)
+            found = [name for name, _, _ in people]
+            points = shard.query(QueryRequest(limit=limit, query=query, with_payload=False,
+                                              filter=Filter(must_not=[FieldCondition(key="name", match=MatchAny(found))])
+                                              if found else None, params=search_params(limit)))
+            people += named(shard, points, top_k - len(people))
             if len(people) >= top_k or len(points) < limit:
-                return people
-            limit *= 4
+                return one_per_person(people, top_k)
 
     # ------------------------------------------------------------------ writing
 
@@ -179,7 +220,9 @@ class EdgeStore(GalleryStore):
         if folder.exists():  # a creation interrupted before its config was written
             shutil.rmtree(folder)
         shard = EdgeShard.create(str(folder), shard_config(dim))
-        shard.update(UpdateOperation.create_field_index("name", PayloadSchemaType.Keyword))
+        # on disk: only filters by name read it (count, remove, a search's second ask), and a
+        # store opens faster without building it in RAM
+        shard.update(UpdateOperation.create_field_index("name", KeywordIndexParams(on_disk=True)))
         shard.flush()
         self._shards[collection] = shard
         secure(folder)
@@ -190,6 +233,10 @@ class EdgeStore(GalleryStore):
             points = [Point(face.id, [float(v) for v in face.vector], face.payload())
                       for face in faces[start:start + PAGE]]
             shard.update(UpdateOperation.upsert_points(points))
+            info = shard.info()
+            if info.points_count - info.indexed_vectors_count >= SEGMENT_POINTS:
+                shard.flush()
+                shard.optimize()
         shard.flush()
         self._written = True
         secure(self.path / collection)

@@ -66,6 +66,24 @@ def test_search_gives_one_hit_per_person_best_first(store):
     assert [h[0] for h in store.search(COLLECTION, ada[3].tolist(), 5)] == ["Ada", "Bob"]  # only two exist
 
 
+def test_a_person_filling_the_first_answer_is_left_out_of_the_next(tmp_path, monkeypatch):
+    """The embedded store asks for a few points per person wanted; when one person's photos fill
+    them all, it asks again without that person."""
+    import client.gallery.edge_store as edge
+
+    monkeypatch.setattr(edge, "POINTS_PER_PERSON", 2)
+    ada = unit(1) + 0.05 * unit(5, 20)  # 20 photos close together: the first 6 points are all Ada's
+    with open_store(tmp_path / "gallery") as store:
+        store.ensure(COLLECTION, DIM)
+        store.add(COLLECTION, "Ada", "m", [f"ada{i}.jpg" for i in range(20)], ada)
+        store.add(COLLECTION, "Bob", "m", ["bob.jpg"], unit(2))
+        store.add(COLLECTION, "Cy", "m", ["cy.jpg"], unit(3))
+        hits = store.search(COLLECTION, ada[0].tolist(), 3)
+        assert sorted(h[0] for h in hits) == ["Ada", "Bob", "Cy"] and hits[0][0] == "Ada"
+        assert [h[1] for h in hits] == sorted((h[1] for h in hits), reverse=True)
+        assert [h[0] for h in store.search(COLLECTION, ada[0].tolist(), 9)] == [h[0] for h in hits]  # all there are
+
+
 def test_re_adding_a_photo_replaces_it_and_stored_finds_it(store):
     store.add(COLLECTION, "Ada", "m", ["a.jpg"], unit(1), ["hash1"])
     store.add(COLLECTION, "Ada", "m", ["a.jpg"], unit(2), ["hash2"])
@@ -143,6 +161,32 @@ def test_remove_rewrites_the_indexed_segment_with_its_int8_copies(tmp_path):
     assert vectors[21].tobytes() not in after and b"Zebulon Quartzfield" not in after and vectors[30].tobytes() in after
     with open_store(folder) as store:
         assert store.count(COLLECTION) == n - 3
+
+
+def test_a_large_gallery_is_indexed_in_segments_searched_together(tmp_path, monkeypatch):
+    """Every SEGMENT_POINTS new points become an indexed segment of their own while writing,
+    and no merge joins them again; a search finds points of every segment."""
+    import client.gallery.edge_store as edge
+
+    monkeypatch.setattr(edge, "SEGMENT_POINTS", 25_000)
+    folder, n, dim = tmp_path / "gallery", 50_000, 128
+    vectors = np.random.default_rng(1).standard_normal((n, dim)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    with open_store(folder) as store:
+        store.ensure(COLLECTION, dim)
+        for start in range(0, n, 5_000):
+            store.put(COLLECTION, [Face(f"person {i}", f"{i}.jpg", "m", vectors[i].tolist())
+                                   for i in range(start, start + 5_000)])
+            info = store._shard(COLLECTION).info()
+            assert info.indexed_vectors_count == (start + 5_000) // 25_000 * 25_000
+    with open_store(folder) as store:
+        info = store._shard(COLLECTION).info()
+        assert info.points_count == info.indexed_vectors_count == n
+        indexed = [s for s in (folder / COLLECTION / "segments").iterdir()
+                   if (s / "vector_storage" / "quantized.data").is_file()]
+        assert len(indexed) == 2
+        for i in (3, 24_999, 25_000, 49_999):
+            assert store.search(COLLECTION, vectors[i].tolist(), 1)[0][0] == f"person {i}"
 
 
 def test_files_are_owner_only_and_one_process_at_a_time(tmp_path):
