@@ -13,12 +13,12 @@ the gallery's threshold and the answer is "unknown" either way.
 
 Per back-end and N, in its own process (peak RSS is the run's own): insert (batches of
 1,000 points, each flushed; for Edge it includes the HNSW build of every full segment, which
-the store runs while writing), index (Edge: the optimizer's HNSW build of the rest; qdrant-
-client local mode has none), then closed; reopen (open + count + first search), query p50/p95, recall@1,
-disk. As a gallery is used: built by one process, searched by the next that opens it, once
-the build's writes are on disk (sync). Edge is queried after 1,000 searches for stored faces
-(`first_searches_p95_ms`: those, while the index is read in), as a store that has been
-serving is.
+the store runs while writing), index (Edge: the optimizer's HNSW build of the rest; local
+mode has none); then the store is closed and timed as a gallery is used, built by one
+process and searched by the next that opens it, once the build's writes are on disk (sync):
+reopen (open + count + first search), query p50/p95, recall@1, disk. Edge is queried after
+1,000 searches for stored faces (`first_searches_p95_ms`: those, while the index is read in),
+as a store that has been serving is.
 Qdrant-client local mode (the earlier embedded store, brute force, loaded whole into memory)
 is measured only up to --local-sizes (20k: where qdrant-client itself warns), and above 10k
 with 200 queries (each takes about a second).
