@@ -18,9 +18,9 @@ collection.
   `optimize()` builds the index of segments that outgrew the plain (brute-force) size; it
   runs after bulk writes and when a written store is closed, and during writes whenever
   SEGMENT_POINTS new points await it. A large gallery is thus several indexed segments,
-  searched in parallel (one thread per core): at 1M points, two graphs of 500k searched at
-  once find more true nearest points than one graph of 1M in the same time. Settings
-  measured at 10k-1M points: reports/gallery_scale.json (`make gallery-bench`).
+  searched in parallel on the engine's search threads: at 1M points, two graphs of 500k
+  searched at once find more true nearest points than one graph of 1M in the same time.
+  Settings measured at 10k-1M points: reports/gallery_scale.json (`make gallery-bench`).
 """
 from __future__ import annotations
 
