@@ -122,6 +122,10 @@ def by_name(name: str) -> Filter:
     return Filter(must=[FieldCondition(key="name", match=MatchValue(name))])
 
 
+def without(names: list[str]) -> Filter | None:
+    return Filter(must_not=[FieldCondition(key="name", match=MatchAny(names))]) if names else None
+
+
 def secure(path: Path) -> None:
     """Owner-only: the folder tree 700, every file 600."""
     for root, folders, files in os.walk(path):
@@ -207,8 +211,7 @@ class EdgeStore(GalleryStore):
         while True:
             found = [name for name, _, _ in people]
             points = shard.query(QueryRequest(limit=limit, query=query, with_payload=False,
-                                              filter=Filter(must_not=[FieldCondition(key="name", match=MatchAny(found))])
-                                              if found else None, params=search_params(limit)))
+                                              filter=without(found), params=search_params(limit)))
             people += named(shard, points, top_k - len(people))
             if len(people) >= top_k or len(points) < limit:
                 return one_per_person(people, top_k)
