@@ -139,8 +139,10 @@ def lfw_people(data_dir: Path, count: int = 4, seed: int = 0) -> list[Person]:
     people = []
     for rank, index in enumerate(chosen):
         name = names[int(index)]
-        photo = lambda i: Path(data_dir) / "lfw" / "lfw-deepfunneled" / name / f"{name}_{i:04d}.jpg"
-        crop = lambda i: cv2.cvtColor(cv2.imread(str(photo(i))), cv2.COLOR_BGR2RGB)[30:220, 40:210]  # head and shoulders
+        def photo(i):
+            return Path(data_dir) / "lfw" / "lfw-deepfunneled" / name / f"{name}_{i:04d}.jpg"
+        def crop(i):
+            return cv2.cvtColor(cv2.imread(str(photo(i))), cv2.COLOR_BGR2RGB)[30:220, 40:210]  # head and shoulders
         enrol = [crop(1), crop(2)] if rank < count - 1 else []
         people.append(Person(name, crop(3), enrol))
     return people
@@ -149,7 +151,7 @@ def lfw_people(data_dir: Path, count: int = 4, seed: int = 0) -> list[Person]:
 def crowd(people: list[Person], seconds: float = 10.0, fps: float = 25.0) -> Clip:
     """Up to three people there the whole time, each walking up and down its own third of the frame."""
     lanes = [[(10, 30), (50, 260), (10, 30)], [(230, 260), (250, 20), (230, 260)], [(450, 40), (420, 250), (450, 40)]]
-    return Clip([Appearance(person, 0.0, seconds, lane) for person, lane in zip(people, lanes)],
+    return Clip([Appearance(person, 0.0, seconds, lane) for person, lane in zip(people, lanes, strict=False)],
                 seconds, fps, background())
 
 

@@ -37,8 +37,13 @@ def int8_models(model: bytes, calibration: np.ndarray) -> dict[str, bytes]:
     """ONNX Runtime's int8 builds of `model`: dynamic (weights int8, activations quantised
     per run) and static QDQ (per-channel weights, activation ranges from `calibration`, N
     aligned crops, by min/max)."""
-    from onnxruntime.quantization import (CalibrationDataReader, QuantFormat, QuantType, quantize_dynamic,
-                                          quantize_static)
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        QuantFormat,
+        QuantType,
+        quantize_dynamic,
+        quantize_static,
+    )
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     images = crops_to_tensor(calibration).numpy()

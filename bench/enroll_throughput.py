@@ -25,7 +25,7 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import requests
@@ -145,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     shown = [("KEY" if i and shown[i - 1] == "--token" else a) for i, a in enumerate(shown)]  # never the key
     best = max(rows, key=lambda row: row["photos_per_second"])
     report = {"command": "python -m bench.enroll_throughput " + " ".join(shown),
-              "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"), "cpus": os.cpu_count(), "photos": count,
+              "date": datetime.now(UTC).strftime("%Y-%m-%d"), "cpus": os.cpu_count(), "photos": count,
               "data": "LFW peopleDevTest, people by name",
               "server": "make serve (face-verify and face-embed, 1 inference thread per worker); face-embed "
                         "scaled to `service_workers` with the management API",

@@ -50,7 +50,7 @@ import resource
 import shutil
 import subprocess
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -190,7 +190,7 @@ def one_run(backend: str, n: int, work: Path) -> dict:
     with tqdm(total=n, desc=f"{backend} insert", unit="pt", unit_scale=True) as bar:
         for names, vectors in batches(real, keep, n):
             faces = [Face(name, f"{done + i}.jpg", model, vector.tolist()) for i, (name, vector)
-                     in enumerate(zip(names, vectors))]
+                     in enumerate(zip(names, vectors, strict=False))]
             start = time.perf_counter()
             store.put(collection, faces)
             insert_s += time.perf_counter() - start
@@ -335,9 +335,9 @@ def plot(report: dict, path: Path) -> None:
         axes[0].plot(ns, [r["insert_s"] + r["index_s"] for r in rows], "o-", label=backend)
         axes[1].plot(ns, [r["query_p95_ms"] for r in rows], "o-", label=backend)
         axes[2].plot(ns, [r["reopen_s"] for r in rows], "o-", label=backend)
-    for ax, target in zip(axes, (1200, 10, 5)):  # the 1M targets: 20 min, 10 ms, 5 s
+    for ax, target in zip(axes, (1200, 10, 5), strict=False):  # the 1M targets: 20 min, 10 ms, 5 s
         ax.axhline(target, color="grey", linestyle="--", linewidth=1, label="target at 1M")
-    for ax, title in zip(axes, ("insert + index (s)", "query p95 (ms, top-5)", "reopen (s)")):
+    for ax, title in zip(axes, ("insert + index (s)", "query p95 (ms, top-5)", "reopen (s)"), strict=False):
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("points")
@@ -410,7 +410,7 @@ def write_report(args: argparse.Namespace, argv: list[str] | None, runs: list[tu
             missing.append({"backend": backend, "n": n})
     real = load_real(args.work)
     report = {"command": "python -m bench.gallery_scale " + " ".join(sys.argv[1:] if argv is None else argv),
-              "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"), "cpus": os.cpu_count(),
+              "date": datetime.now(UTC).strftime("%Y-%m-%d"), "cpus": os.cpu_count(),
               "backends": {"edge": f"Qdrant Edge (qdrant-edge-py), the embedded store: {edge_settings()}",
                            "local": "qdrant-client local mode (path=), the earlier embedded store: brute force, "
                                     "grouped query (query_points_groups)"},

@@ -79,7 +79,6 @@ class QdrantLocal:
             size=DIM, distance=models.Distance.COSINE))
 
     def insert(self, start: int, vectors: np.ndarray) -> None:
-        from qdrant_client import models
         self.client.upload_collection(COLLECTION, vectors=vectors,
                                       payload=[{"name": f"p{start + i}"} for i in range(len(vectors))],
                                       ids=list(range(start, start + len(vectors))), batch_size=1000)

@@ -32,7 +32,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -77,7 +77,7 @@ class Checker:
         got, want = body["results"], self.expected["results"]
         if len(got) != len(want):
             return "wrong_answer"
-        for a, b in zip(got, want):
+        for a, b in zip(got, want, strict=False):
             if (a["name"], a["match"], a["faces"]) != (b["name"], b["match"], b["faces"]):
                 return "wrong_answer"
             if (a["score"] is None) != (b["score"] is None) or (
@@ -340,7 +340,7 @@ def front_of_replicas(target: Target) -> int:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def main(argv: list[str] | None = None) -> int:

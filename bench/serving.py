@@ -37,7 +37,7 @@ import argparse
 import json
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from statistics import median
 
@@ -141,7 +141,7 @@ class Stages:
                     times[key].append(steps[key])
         served = [found.crop for i, data in enumerate(self.photos) for found in self.handler.pipeline.photo_faces(
             data, self.max_pixels, 1 if i == 0 else self.max_faces)]
-        if len(served) != len(crops) or any(not np.array_equal(a, b) for a, b in zip(served, crops)):
+        if len(served) != len(crops) or any(not np.array_equal(a, b) for a, b in zip(served, crops, strict=False)):
             raise SystemExit("the timed steps no longer give the serving path's crops: bench.serving.Stages is stale")
         return {key: stats(values) for key, values in times.items()}, crops
 
@@ -391,7 +391,7 @@ def main(argv: list[str] | None = None) -> int:
     if not machine["idle"]:
         print(f"warning: the machine is busy (load {machine['loadavg_1_5_15']}, training: "
               f"{len(machine['training_running'])} process(es)): figures are not representative", flush=True)
-    report: dict = {"generated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    report: dict = {"generated": datetime.now(UTC).isoformat(timespec="seconds"),
                     "request": f"verify 1 + {len(photos.tests)}", "photos": photos.source,
                     "weights": str(args.weights), "machine": machine, "torch": torch.__version__}
 

@@ -37,7 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -158,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     has_data = (Path(data_dir) / "lfw" / "peopleDevTest.txt").is_file()
     work = Path(tempfile.mkdtemp(prefix="bench-stream-"))
     command = " ".join(["python -m bench.stream", *(argv if argv is not None else sys.argv[1:])])
-    report = {"command": command, "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    report = {"command": command, "date": datetime.now(UTC).isoformat(timespec="seconds"),
               "machine": machine_state(), "sample_fps": SAMPLE_FPS}
     packaged = clips.packaged_people()
     people = packaged + (clips.lfw_people(data_dir) if has_data else [])

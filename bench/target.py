@@ -34,7 +34,7 @@ class Target:
     key_file: Path
 
     @classmethod
-    def from_args(cls, url: str | None, management: str | None, key_file: str | None) -> "Target":
+    def from_args(cls, url: str | None, management: str | None, key_file: str | None) -> Target:
         target = cls(
             (url or config_address("inference_address", "http://127.0.0.1:8080")).rstrip("/"),
             (management or config_address("management_address", "http://127.0.0.1:8081")).rstrip("/"),

@@ -89,7 +89,7 @@ def people_photos(root: Path, suffixes: set[str]) -> dict[str, list[Path]]:
 
 
 def dot(a: Sequence[float], b: Sequence[float]) -> float:
-    return math.fsum(x * y for x, y in zip(a, b))
+    return math.fsum(x * y for x, y in zip(a, b, strict=False))
 
 
 def score_pairs(embeddings: dict[str, list[list[float]]], max_pairs: int,

@@ -41,6 +41,7 @@ import requests
 from pydantic import BaseModel, ValidationError
 from urllib3.filepost import encode_multipart_formdata
 
+from .batching import Item, chunks, label, name_photo, server_limit
 from .errors import (
     AuthenticationError,
     BadInputError,
@@ -51,7 +52,6 @@ from .errors import (
     ServerError,
     ServerUnavailableError,
 )
-from .batching import Item, chunks, label, name_photo, server_limit
 from .models import EmbeddingBatch, EmbeddingResult, Health, VerificationResult
 from .photos import PhotoLike, is_single_photo, photo_part
 from .thresholds import find_threshold_file, read_threshold_file
@@ -215,7 +215,7 @@ class FaceClient:
             else:
                 answer = self._verify_chunk(ref_part, reference_name, chunk, extra)
                 first = first or answer
-                for item, result in zip(chunk, answer.results):
+                for item, result in zip(chunk, answer.results, strict=False):
                     results.append(_renamed(result.model_dump(mode="json"), item))
             if progress is not None:
                 progress(len(results), len(tests))
@@ -282,7 +282,7 @@ class FaceClient:
             else:
                 answer = self._embed_chunk(chunk)
                 first = first or answer
-                answers += [_renamed(photo.model_dump(mode="json"), item, "image") for item, photo in zip(chunk, answer.photos)]
+                answers += [_renamed(photo.model_dump(mode="json"), item, "image") for item, photo in zip(chunk, answer.photos, strict=False)]
             if progress is not None:
                 progress(len(answers), len(photos))
         if first is None:
@@ -321,7 +321,7 @@ class FaceClient:
         if self._own_session:
             self._session.close()
 
-    def __enter__(self) -> "FaceClient":
+    def __enter__(self) -> FaceClient:
         return self
 
     def __exit__(self, *exc_info: object) -> None:

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import multiprocessing
-import random
 import csv
 import json
+import multiprocessing
+import random
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass

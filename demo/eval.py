@@ -81,9 +81,9 @@ def main(argv: list[str] | None = None) -> int:
                 model, threshold = result.model, result.threshold
                 row = {"seed": seed, "person": demo_set.reference_person} | score_set(demo_set, result.match_flags)
                 row["wrong"] = [{"file": path.name, "truth_same": same, "score": r.score, "faces": r.faces}
-                                for path, same, r in zip(demo_set.tests, demo_set.same, result.results) if r.match != same]
+                                for path, same, r in zip(demo_set.tests, demo_set.same, result.results, strict=False) if r.match != same]
                 per_set.append(row)
-                for same, r in zip(demo_set.same, result.results):
+                for same, r in zip(demo_set.same, result.results, strict=False):
                     (same_scores if same else other_scores).append(r.score)
         report = {
             "model": model, "threshold": threshold, "data": "LFW peopleDevTest, people with >= 6 photos",

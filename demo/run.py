@@ -46,7 +46,7 @@ def build_set(args: argparse.Namespace) -> PhotoSet:
 
 def predictions(demo_set: PhotoSet, result, all_boxes, root: Path | None) -> dict:
     tests = []
-    for i, (path, item, boxes) in enumerate(zip(demo_set.tests, result.results, all_boxes)):
+    for i, (path, item, boxes) in enumerate(zip(demo_set.tests, result.results, all_boxes, strict=False)):
         same = demo_set.truth(i)
         row = {"name": item.name, "file": _display(path, root), "person": demo_set.people[i] if demo_set.people else None,
                "truth_same": same, "match": item.match, "score": item.score, "box": item.box,

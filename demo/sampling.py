@@ -67,7 +67,7 @@ class PhotoSet:
         """The reference and the tests as encoded photo bytes (files read), as sent over HTTP."""
         return [photo if isinstance(photo, bytes) else Path(photo).read_bytes() for photo in self.all]
 
-    def in_memory(self, source: str | None = None) -> "PhotoSet":
+    def in_memory(self, source: str | None = None) -> PhotoSet:
         """The same set with every photo read into memory (a load test sends them many times)."""
         reference, *tests = self.encoded()
         return replace(self, reference=reference, tests=tests, source=self.source if source is None else source)
@@ -121,8 +121,8 @@ def score_set(photo_set: PhotoSet, matches: list[bool]) -> dict:
     """accepted = same-person tests matched, rejected = other-people tests not matched."""
     if not photo_set.has_truth:
         raise ValueError("this set has no truth")
-    same = [m for m, truth in zip(matches, photo_set.same) if truth]
-    different = [m for m, truth in zip(matches, photo_set.same) if not truth]
+    same = [m for m, truth in zip(matches, photo_set.same, strict=False) if truth]
+    different = [m for m, truth in zip(matches, photo_set.same, strict=False) if not truth]
     accepted, rejected = sum(same), sum(not m for m in different)
     return {
         "accepted": accepted, "same": len(same), "rejected": rejected, "different": len(different),

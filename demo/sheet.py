@@ -48,7 +48,7 @@ def dashed_rectangle(draw: ImageDraw.ImageDraw, xy: Sequence[float], color: str,
                      dash: int = 6) -> None:
     x0, y0, x1, y1 = xy
     corners = [(x0, y0), (x1, y0), (x1, y1), (x0, y1), (x0, y0)]
-    for (ax, ay), (bx, by) in zip(corners, corners[1:]):
+    for (ax, ay), (bx, by) in zip(corners, corners[1:], strict=False):
         length = math.dist((ax, ay), (bx, by))
         position = 0.0
         while position < length:
@@ -127,7 +127,7 @@ def contact_sheet(reference: str | Path, tests: Sequence[str | Path], result: Ve
         draw.rectangle(scaled_box(result.reference.box, *placed), outline=BLUE, width=3)
     caption(0, [("REFERENCE", BLUE), (_fit(Path(reference).name), TEXT)])
 
-    for i, (path, item, label) in enumerate(zip(tests, result.results, labels), start=1):
+    for i, (path, item, label) in enumerate(zip(tests, result.results, labels, strict=False), start=1):
         left, top = origin(i)
         if item.error is not None:
             draw.rectangle((left, top, left + TILE, top + TILE), fill="#fbeaea", outline=RED, width=2)

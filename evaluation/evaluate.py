@@ -19,10 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
-from model.embedder import FaceEmbedder, ModelFacts, load_backbone
-from evaluation.metrics import DEFAULT_FAR, all_pairs, embed_files, evaluate, write_json
 from data.manifest import read_manifest
-from training.outputs import cache_dir as stage_cache_dir, reports_dir, stage_arguments
+from evaluation.metrics import DEFAULT_FAR, all_pairs, embed_files, evaluate, write_json
+from model.embedder import FaceEmbedder, ModelFacts, load_backbone
+from training.outputs import cache_dir as stage_cache_dir
+from training.outputs import reports_dir, stage_arguments
 
 
 def ten_predictions(pairs_csv: Path, seed: int = 0) -> list[dict]:

@@ -14,9 +14,9 @@ import numpy as np
 from sklearn.metrics import roc_auc_score, roc_curve
 
 from client.far import far_table, far_threshold
-from model.embedder import FaceEmbedder
 from data.heldout import TRIALS_FILE, load_heldout
 from data.manifest import load_crops, read_manifest, read_pairs
+from model.embedder import FaceEmbedder
 
 DEFAULT_FAR = 0.001
 # The false-match rates a threshold is stored for, beside the serving one: 1:N search against
@@ -66,7 +66,7 @@ def embed_files(embedder: FaceEmbedder, cache_dir: str | Path, files: list[str])
     files = sorted(set(files))
     if not files:
         return {}
-    return dict(zip(files, embedder.embed(load_crops(cache_dir, files, progress=False))))
+    return dict(zip(files, embedder.embed(load_crops(cache_dir, files, progress=False)), strict=False))
 
 
 def all_pairs(embeddings: np.ndarray, identities: list[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -138,8 +138,8 @@ def heldout_metrics(embedder: FaceEmbedder, cache_dir: str | Path, threshold: fl
                     mine = composite_vectors[(owners[:, 0] == t) & (owners[:, 1] == j)]
                     score = float((mine @ reference).max()) if len(mine) else -1.0
                 verdicts.append((score >= threshold) == test["same"])
-            accepted = sum(v for v, test in zip(verdicts, trial["tests"]) if test["same"])
-            rejected = sum(v for v, test in zip(verdicts, trial["tests"]) if not test["same"])
+            accepted = sum(v for v, test in zip(verdicts, trial["tests"], strict=False) if test["same"])
+            rejected = sum(v for v, test in zip(verdicts, trial["tests"], strict=False) if not test["same"])
             passed += accepted >= 3 and rejected >= 6
             perfect += all(verdicts)
             right, total = right + sum(verdicts), total + len(verdicts)
@@ -183,7 +183,7 @@ def evaluate(embedder: FaceEmbedder, cache_dir: str | Path, out_dir: str | Path 
         with open(out / f"{name}_pairs.csv", "w", newline="") as handle:
             writer = csv.writer(handle)
             writer.writerow(["file_a", "file_b", "same", "score", "predicted_same"])
-            for (a, b, s), score in zip(test_pairs, test_scores):
+            for (a, b, s), score in zip(test_pairs, test_scores, strict=False):
                 writer.writerow([a, b, s, f"{score:.5f}", int(score >= threshold)])
         plot_roc({name: (test_scores, same)}, out / f"{name}_roc.png")
     return metrics

@@ -15,11 +15,12 @@ from pathlib import Path
 
 import torch
 
-from finetune.train import run, variant_params
-from model.embedder import FaceEmbedder, load_backbone
 from evaluation.metrics import evaluate, plot_roc, write_json
 from evaluation.predictions import read_predictions
-from training.outputs import cache_dir as stage_cache_dir, reports_dir, stage_arguments
+from finetune.train import run, variant_params
+from model.embedder import FaceEmbedder, load_backbone
+from training.outputs import cache_dir as stage_cache_dir
+from training.outputs import reports_dir, stage_arguments
 from training.params import load_params
 
 LABELS = {

@@ -23,15 +23,16 @@ from torch.utils.data import Dataset
 from torchvision.transforms import v2
 from tqdm import tqdm
 
+from data.manifest import load_crops, training_rows
+from evaluation.metrics import calibrate, evaluate
 from finetune.losses import build_head
 from model.embedder import FaceEmbedder, load_backbone, save_checkpoint
 from model.preprocess import crops_to_uint8, normalize
 from training.checkpoint import seed_everything
 from training.curves import plot_curves
-from evaluation.metrics import calibrate, evaluate
-from data.manifest import load_crops, training_rows
 from training.loop import train_loop
-from training.outputs import cache_dir as stage_cache_dir, experiment_dir, reports_dir, stage_arguments
+from training.outputs import cache_dir as stage_cache_dir
+from training.outputs import experiment_dir, reports_dir, stage_arguments
 from training.params import load_params
 from training.transfer import WeightAnchor, blend, frozen_prefix, set_train_mode, start_backbone
 

@@ -18,11 +18,12 @@ from pathlib import Path
 
 import torch
 
+from evaluation.metrics import evaluate, write_json
 from finetune.train import run, variant_params
 from model.embedder import FaceEmbedder
 from model.sface_convert import convert
-from evaluation.metrics import evaluate, write_json
-from training.outputs import cache_dir as stage_cache_dir, reports_dir, stage_arguments
+from training.outputs import cache_dir as stage_cache_dir
+from training.outputs import reports_dir, stage_arguments
 from training.params import load_params
 
 LABELS = {"sface_alone": "(h) SFace alone", "sface_arcface": "(i) SFace + ArcFace",
@@ -70,7 +71,8 @@ def main() -> None:
     write_json(reports / "transfer_ablation.json", {"results": rows, "chosen_on_validation": chosen,
                                                      "validation_standard_error": standard_error,
                                                      "command": "make transfer-ablation"})
-    pct = lambda v: "-" if v is None else f"{100 * v:.1f}%"
+    def pct(v):
+        return "-" if v is None else f"{100 * v:.1f}%"
     lines = ["Validation: true-match rate of the calibration people at their own false-match-rate threshold "
              f"({served['target_far']:g}). Test: LFW pairsDevTest (serving threshold / pairsDevTrain threshold) "
              "and the held-out CelebA people (pairs; 1 + 15 trials passed / perfect, plain and composited).", "",

@@ -186,14 +186,14 @@ def _test_result(photo: dict, anchor: np.ndarray, threshold: float) -> dict:
                       box=_box(photo["faces"][best].face.box))
         result["detections"] = [
             {"box": _box(found.face.box), "score": score, "confidence": round(found.face.confidence, 4)}
-            for found, score in zip(photo["faces"], scores)]
+            for found, score in zip(photo["faces"], scores, strict=False)]
     return result
 
 
 def _embedded_faces(photo: dict) -> list[dict]:
     return [{"box": _box(found.face.box), "confidence": round(found.face.confidence, 4),
              "embedding": [round(float(v), 6) for v in embedding]}
-            for found, embedding in zip(photo["faces"], photo["embeddings"])]
+            for found, embedding in zip(photo["faces"], photo["embeddings"], strict=False)]
 
 
 def _box(box) -> list[float]:

@@ -65,7 +65,7 @@ class Settings:
     mode: str = ""  # verify | embed; empty: from the model name (face-embed -> embed)
 
     @classmethod
-    def load(cls, yaml_config: Mapping | None = None, env: Mapping | None = None) -> "Settings":
+    def load(cls, yaml_config: Mapping | None = None, env: Mapping | None = None) -> Settings:
         section = (yaml_config or {}).get("handler") or {}
         unknown = sorted(set(section) - {field.name for field in fields(cls)})
         if unknown:  # e.g. flip: the weights say how they embed

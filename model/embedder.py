@@ -32,7 +32,7 @@ class ModelFacts:
     far_thresholds: list[dict] | None  # [{"far", "threshold"}]: 4 decimals, rounded up
 
     @classmethod
-    def of(cls, meta: dict) -> "ModelFacts":
+    def of(cls, meta: dict) -> ModelFacts:
         threshold = meta.get("threshold")
         return cls(str(meta.get("version", "unknown")), bool(meta.get("flip", True)),
                    None if threshold is None else float(threshold), meta.get("threshold_far"), meta.get("far_thresholds"))
@@ -104,6 +104,6 @@ class FaceEmbedder(Embedder):
         return self.backbone(images.contiguous(memory_format=torch.channels_last))
 
     @classmethod
-    def from_checkpoint(cls, path: str | Path, **kwargs) -> "FaceEmbedder":
+    def from_checkpoint(cls, path: str | Path, **kwargs) -> FaceEmbedder:
         backbone, _ = load_backbone(path)
         return cls(backbone, **kwargs)

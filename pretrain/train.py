@@ -19,14 +19,15 @@ from lightly.loss import NTXentLoss
 from PIL import Image
 from torch.utils.data import Dataset
 
+from data.manifest import load_crops, training_rows
+from evaluation.metrics import evaluate, write_json
 from model.embedder import FaceEmbedder, save_checkpoint
 from pretrain.simclr import SimCLR, face_transform
 from training.checkpoint import seed_everything
 from training.curves import plot_curves
-from evaluation.metrics import evaluate, write_json
-from data.manifest import load_crops, training_rows
 from training.loop import train_loop
-from training.outputs import cache_dir as stage_cache_dir, reports_dir, stage_arguments
+from training.outputs import cache_dir as stage_cache_dir
+from training.outputs import reports_dir, stage_arguments
 from training.params import load_params
 from training.transfer import RANDOM, WeightAnchor, frozen_prefix, set_train_mode, start_backbone
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from report.figure_table import Reports
 from report.front_page import headline

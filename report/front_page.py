@@ -90,7 +90,8 @@ def web_page(doc: dict) -> str:
 
 def capacity(doc: dict) -> str:
     verify, embed = doc["plan"]["verify"], doc["plan"]["embed_one_face"]
-    need = lambda plan: " / ".join(str(plan["replicas_for_at_70pct"][rate]) for rate in ("10", "100", "1000"))
+    def need(plan):
+        return " / ".join(str(plan["replicas_for_at_70pct"][rate]) for rate in ("10", "100", "1000"))
     return (f"per core: {verify['per_core_rps']:.2f} verify(1 + 15)/s, {embed['per_core_rps']:.1f} 1-face embeddings/s; "
             f"replicas (1 core each, at 70% CPU) for 10 / 100 / 1,000 requests/s: verify {need(verify)}, "
             f"embed {need(embed)} ([scaling.md](docs/scaling.md))")

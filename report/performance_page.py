@@ -174,4 +174,4 @@ def performance(reports: Reports) -> str:
     sources = [source(name, reports) for name in dict.fromkeys(f.report for f in FIGURES)]
     return "\n".join([*sources, "", table(["figure", "measured", "target", "report"],
                                           [[c["label"], c["value"], c["target"], f"`{figure.report}`"]
-                                           for c, figure in zip(rows, FIGURES)])])
+                                           for c, figure in zip(rows, FIGURES, strict=False)])])

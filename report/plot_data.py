@@ -74,7 +74,7 @@ def export(reports: Path, smoke: bool = False) -> dict[str, str]:
         far, tar, thresholds = roc(*read_predictions(predictions))
         thresholds = np.minimum(thresholds, 1.0)  # sklearn's first threshold is +inf
         write_csv(plots / "roc.csv", ["false_accept_rate", "true_accept_rate", "threshold"],
-                  [(f"{f:.5f}", f"{t:.5f}", f"{th:.5f}") for f, t, th in zip(far, tar, thresholds)])
+                  [(f"{f:.5f}", f"{t:.5f}", f"{th:.5f}") for f, t, th in zip(far, tar, thresholds, strict=False)])
         done["roc.csv"] = "written"
     else:
         done["roc.csv"] = f"skipped: no {predictions}"

@@ -14,7 +14,8 @@ import json
 import os
 from pathlib import Path
 
-from training.outputs import cache_dir as stage_cache_dir, reports_dir, stage_arguments
+from training.outputs import cache_dir as stage_cache_dir
+from training.outputs import reports_dir, stage_arguments
 from training.params import load_params
 
 # What writes each input, when the file does not say itself (its "command" key wins).

@@ -9,7 +9,7 @@ def far_thresholds(m: dict) -> str:
     served = m["calibration"]["far"]
     rows = [f"{100 * r['far']:g}% -> {r['threshold']:.4f}" for r in m["calibration"]["far_thresholds"]]
     marked = [f"**{row} (served)**" if r["far"] == served else row
-              for row, r in zip(rows, m["calibration"]["far_thresholds"])]
+              for row, r in zip(rows, m["calibration"]["far_thresholds"], strict=False)]
     return ", ".join(marked) + f" ({m['calibration']['people']} people, {m['calibration']['impostor_pairs']:,} impostor pairs)"
 
 

@@ -100,13 +100,13 @@ def server_config(store: Path, ports: list[int]) -> str:
     for key in ("disable_token_authorization=false", "enable_model_api=false",
                 "default_workers_per_model=1", "install_py_dep_per_model=false"):
         assert re.search(rf"^{re.escape(key)}$", text, re.M), f"config.properties lacks {key}"
-    for key, port in zip(("inference_address", "management_address", "metrics_address"), ports):
+    for key, port in zip(("inference_address", "management_address", "metrics_address"), ports, strict=False):
         text, n = re.subn(rf"^{key}=http://127\.0\.0\.1:\d+$", f"{key}=http://127.0.0.1:{port}", text, flags=re.M)
         assert n == 1, f"config.properties: {key} is not http://127.0.0.1:<port>"
     text, n = re.subn(r"^model_store=.*$", f"model_store={store}", text, flags=re.M)
     assert n == 1
     # gRPC (always on in TorchServe 0.12) on free ports too: 7070/7071 may be `make serve`'s.
-    for key, port in zip(("grpc_inference_port", "grpc_management_port"), free_ports(2)):
+    for key, port in zip(("grpc_inference_port", "grpc_management_port"), free_ports(2), strict=False):
         text, n = re.subn(rf"^{key}=\d+$", f"{key}={port}", text, flags=re.M)
         if n == 0:
             text += f"\n{key}={port}\n"

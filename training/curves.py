@@ -15,7 +15,7 @@ def plot_curves(path: str | Path, series: dict[str, list[tuple[float, float]]], 
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, len(series), figsize=(5 * len(series), 3.6), squeeze=False)
-    for ax, (label, points) in zip(axes[0], series.items()):
+    for ax, (label, points) in zip(axes[0], series.items(), strict=False):
         if not points:
             continue
         x, y = np.array(points, dtype=float).T

@@ -9,15 +9,16 @@ stage's own entries (e.g. fine-tuning's evals).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import torch
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from training.checkpoint import load_state, save_state
-from training.schedule import progress as schedule_progress, set_lr
+from training.schedule import progress as schedule_progress
+from training.schedule import set_lr
 
 # (batch, learning rate, state) -> (loss to minimise, the history row after the step number,
 # progress-bar entries)

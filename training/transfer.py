@@ -22,7 +22,6 @@ from model.alignment import FACE_SIZE
 from model.backbone import ARCHITECTURES, BackboneConfig, FaceBackbone
 from model.embedder import load_backbone
 
-
 RANDOM = "random:"  # init `random:<architecture>`: random weights (the from-scratch path)
 
 

@@ -23,7 +23,7 @@ def verify(client: FaceClient, reference: str | Path, tests: Sequence[str | Path
     to the file name the user knows."""
     result = client.verify(reference, list(tests), threshold=threshold)
     results = []
-    for item, path in zip(result.results, tests):
+    for item, path in zip(result.results, tests, strict=False):
         if item.error is not None:
             message = item.error.message.replace(str(path), photo_label(path))
             item = item.model_copy(update={"error": item.error.model_copy(update={"message": message})})
@@ -39,7 +39,7 @@ def verdict(item) -> str:
 
 def table(result: VerificationResult, labels: Sequence[str]) -> list[list]:
     rows = []
-    for i, (item, label) in enumerate(zip(result.results, labels), start=1):
+    for i, (item, label) in enumerate(zip(result.results, labels, strict=False), start=1):
         score = "" if item.score is None else round(item.score, 3)
         faces = "" if item.faces is None else item.faces
         error = "" if item.error is None else f"{item.error.code}: {item.error.message}"
@@ -65,4 +65,4 @@ def answer_json(result: VerificationResult, reference: str | Path, tests: Sequen
     """The service's answer, with the file each `test_N` was."""
     return result.model_dump(mode="json") | {
         "files": {"reference": photo_label(reference)} | {
-            item.name: photo_label(path) for item, path in zip(result.results, tests)}}
+            item.name: photo_label(path) for item, path in zip(result.results, tests, strict=False)}}

@@ -11,8 +11,8 @@ from pathlib import Path
 import gradio as gr
 
 from client import FaceClient, FaceClientError
-from ui import samples
 from demo.sheet import contact_sheet
+from ui import samples
 from ui.verify import TABLE_HEADERS, answer_json, photo_label, table, tally, verify
 
 THRESHOLD_STEP = 0.001

@@ -40,8 +40,8 @@ def add(commands, common) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .common import Progress, make_client
     from ..photos import PHOTO_SUFFIXES
+    from .common import Progress, make_client
 
     if not 0 < args.far < 1:
         raise PhotoInputError(f"--far must be in (0, 1), not {args.far}", code="bad_far")

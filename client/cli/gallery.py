@@ -8,9 +8,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..gallery.threshold import DEFAULT_FALSE_IDENTIFICATION_RATE
 from .common import expand_photos, make_client, write_json
 from .terminal import fmt_box
-from ..gallery.threshold import DEFAULT_FALSE_IDENTIFICATION_RATE
 
 BAD_INPUT = 5
 

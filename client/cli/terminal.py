@@ -37,7 +37,7 @@ def format_table(result: VerificationResult, reference: str, files: list[str],
     width = max([4] + [len(f) for f in files])
     header = f"{'#':>3}  {'name':<8}  {'file':<{width}}  {'match':<5}  {'score':>6}  {'box':<22}  faces"
     lines += [header, "-" * len(header)]
-    for i, (item, file) in enumerate(zip(result.results, files), start=1):
+    for i, (item, file) in enumerate(zip(result.results, files, strict=False), start=1):
         score = "-" if item.score is None else f"{item.score:.3f}"
         verdict = "ERROR" if item.error else ("YES" if item.match else "no")
         faces = item.error.code if item.error else item.faces

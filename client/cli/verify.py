@@ -20,7 +20,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     if args.json:
         payload = result.model_dump(mode="json")
         payload["files"] = {"reference": args.reference,
-                            **{item.name: f for item, f in zip(result.results, files)}}
+                            **{item.name: f for item, f in zip(result.results, files, strict=False)}}
         write_json(args.json, payload)
     return 0
 

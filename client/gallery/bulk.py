@@ -109,7 +109,7 @@ class BulkEnrolment:
             if self.model is not None:
                 break
             self.model, answers = self._embed(first, data)
-            known.update(zip(first, answers))
+            known.update(zip(first, answers, strict=False))
         if self.model is None:  # not one photo reached the server
             self._refuse(batch, known)
             return
@@ -118,11 +118,11 @@ class BulkEnrolment:
         todo = [job for job in batch if job.id not in stored or stored[job.id].sha256 != hashes[job]]
         self.summary.skipped += len(batch) - len(todo)
         requests = list(chunked([job for job in todo if job not in known], self.per_request))
-        for jobs, (model, answers) in zip(requests, pool.map(lambda jobs: self._embed(jobs, data), requests)):
+        for jobs, (model, answers) in zip(requests, pool.map(lambda jobs: self._embed(jobs, data), requests), strict=False):
             if model is not None and model != self.model:
                 raise GalleryError(f"the server changed model during enrolment ({self.model} -> {model}); "
                                    "run enroll-all again", code="model_changed")
-            known.update(zip(jobs, answers))
+            known.update(zip(jobs, answers, strict=False))
         self._refuse(todo, known)
         faces = [Face(job.name, job.path.name, self.model, known[job][0], hashes[job])
                  for job in todo if known[job][1] is None]

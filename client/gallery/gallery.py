@@ -17,20 +17,20 @@ from pathlib import Path
 from ..client import FaceClient
 from ..errors import BadInputError, PhotoInputError
 from ..models import EmbeddingResult
+from ..photos import PhotoLike
 from .errors import GalleryError, ModelMismatchError
 from .faces import SIMILAR_AREA, FaceChoiceError, enrolment_face
+from .open_store import open_store
 from .results import (
     Candidate,
     Enrollment,
-    IdentifiedFace,
     Identification,
+    IdentifiedFace,
     Person,
     Refusal,
 )
-from .open_store import open_store
 from .store import collection_for, content_hash
 from .threshold import DEFAULT_FALSE_IDENTIFICATION_RATE, search_threshold
-from ..photos import PhotoLike
 
 __all__ = ["Gallery", "default_location", "GalleryError", "ModelMismatchError", "Candidate",
            "Enrollment", "IdentifiedFace", "Identification", "Person", "Refusal"]
@@ -229,7 +229,7 @@ class Gallery:
         if self._own_client and self._client is not None:
             self._client.close()
 
-    def __enter__(self) -> "Gallery":
+    def __enter__(self) -> Gallery:
         return self
 
     def __exit__(self, *exc_info: object) -> None:

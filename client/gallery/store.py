@@ -64,7 +64,7 @@ class Face:
         return payload
 
     @classmethod
-    def from_payload(cls, payload: dict, vector: Sequence[float] | None = None) -> "Face":
+    def from_payload(cls, payload: dict, vector: Sequence[float] | None = None) -> Face:
         return cls(name=payload["name"], photo=payload["photo"], model=payload["model"],
                    vector=None if vector is None else [float(v) for v in vector], sha256=payload.get("sha256"))
 
@@ -143,7 +143,7 @@ class GalleryStore(ABC):
             vectors: Sequence[Sequence[float]], hashes: Sequence[str | None] | None = None) -> None:
         hashes = hashes or [None] * len(photos)
         self.put(collection, [Face(name, photo, model, [float(v) for v in vector], sha256)
-                              for photo, vector, sha256 in zip(photos, vectors, hashes)])
+                              for photo, vector, sha256 in zip(photos, vectors, hashes, strict=False)])
 
     def drop_empty(self, keep: str | None = None) -> None:
         for collection in self.collections():
@@ -159,7 +159,7 @@ class GalleryStore(ABC):
     @abstractmethod
     def close(self) -> None: ...
 
-    def __enter__(self) -> "GalleryStore":
+    def __enter__(self) -> GalleryStore:
         return self
 
     def __exit__(self, *exc_info: object) -> None:

@@ -31,7 +31,7 @@ def search_threshold(answer: EmbeddingResult, embeddings: int,
     elif target <= points[0][0]:
         found = points[0][1] if len(points) == 1 else line(points[0], points[1], target)
     else:
-        found = line(*next((a, b) for a, b in zip(points, points[1:]) if a[0] <= target <= b[0]), target)
+        found = line(*next((a, b) for a, b in zip(points, points[1:], strict=False) if a[0] <= target <= b[0]), target)
     return round(min(1.0, max(answer.threshold, found)), 4)
 
 

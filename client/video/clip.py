@@ -70,8 +70,9 @@ class VideoWriter:
     """An H.264 (else MPEG-4) file written frame by frame (PIL images or RGB arrays)."""
 
     def __init__(self, path: str | os.PathLike, fps: float, width: int, height: int) -> None:
-        import av
         from fractions import Fraction
+
+        import av
 
         self.container = av.open(str(path), mode="w")
         codec = "libx264" if "libx264" in av.codecs_available else "mpeg4"
@@ -93,7 +94,7 @@ class VideoWriter:
             self.container.mux(packet)
         self.container.close()
 
-    def __enter__(self) -> "VideoWriter":
+    def __enter__(self) -> VideoWriter:
         return self
 
     def __exit__(self, *exc_info: object) -> None:

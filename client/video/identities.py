@@ -58,6 +58,6 @@ class ReferenceIdentifier:
     def names(self, answer: EmbeddingResult) -> list[Look]:
         looks = []
         for face in answer.faces:
-            score = round(sum(a * b for a, b in zip(face.embedding, self.embedding)), 6)
+            score = round(sum(a * b for a, b in zip(face.embedding, self.embedding, strict=False)), 6)
             looks.append(Look(MATCH if score >= self.threshold else None, score))
         return looks

@@ -110,7 +110,7 @@ class FaceTracker:
         due = [i for i, face in enumerate(answer.faces) if self._due(ids[i], face.box)]
         self.lookups += len(due)
         found = self.identifier.names(answer.model_copy(update={"faces": [answer.faces[i] for i in due]})) if due else []
-        looks = dict(zip(due, found))
+        looks = dict(zip(due, found, strict=False))
         out = []
         for i, face in enumerate(answer.faces):
             track = self.tracks.setdefault(ids[i], Track(ids[i]))
@@ -141,7 +141,7 @@ class FaceTracker:
         tracked = self.byte_track.update(detections)
         ids, newborn = [0] * n, []
         faces = tracked.data.get("face", []) if len(tracked) else []  # an empty answer carries no data
-        for face, tracker_id in zip((int(i) for i in faces), (int(t) for t in tracked.tracker_id)):
+        for face, tracker_id in zip((int(i) for i in faces), (int(t) for t in tracked.tracker_id), strict=False):
             box = answer.faces[face].box
             if tracker_id < 0:
                 ids[face] = self._new_number()

@@ -5,7 +5,7 @@ import json
 import os
 import tempfile
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -23,7 +23,7 @@ class Ports:
     keyed: int  # nginx's per-replica server that adds the replica's own key
 
     @classmethod
-    def of(cls, base: int, index: int) -> "Ports":
+    def of(cls, base: int, index: int) -> Ports:
         first = base + PORTS_PER_REPLICA * (index - 1)
         return cls(*(first + offset for offset in range(6)))
 
@@ -33,7 +33,7 @@ class Ports:
 
 
 def now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def new_replica(state_dir: Path, base_port: int, index: int) -> dict:

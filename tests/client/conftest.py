@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # stub_http, whatever the import mode
 from stub_http import StubServer  # noqa: E402
 

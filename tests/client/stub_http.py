@@ -78,11 +78,11 @@ class StubServer:
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
                                         daemon=True)
 
-    def add(self, status: int = 200, body: bytes | str | dict | list = b"", delay: float = 0.0) -> "StubServer":
+    def add(self, status: int = 200, body: bytes | str | dict | list = b"", delay: float = 0.0) -> StubServer:
         self.answers.append(Answer(status, body, delay))
         return self
 
-    def __enter__(self) -> "StubServer":
+    def __enter__(self) -> StubServer:
         self._thread.start()
         return self
 

@@ -8,10 +8,10 @@ import json
 import re
 
 import pytest
+from stub_http import photo_error, sample_verification
 
 from client import FaceClient, PhotoInputError
 from client.batching import chunks, server_limit
-from stub_http import photo_error, sample_verification
 
 
 def fields_of(recorded) -> list[str]:

@@ -4,11 +4,11 @@ from __future__ import annotations
 import json
 
 import pytest
+from stub_http import sample_verification
 
 from client import FaceClient
 from client.calibrate import rates, recommend, score_pairs, table_thresholds, wilson
 from client.thresholds import CalibrationFileError
-from stub_http import sample_verification
 
 
 def test_wilson_interval_matches_known_values():

@@ -4,9 +4,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from stub_http import closed_port_url, sample_embedding, sample_verification
 
 from client.cli import main
-from stub_http import closed_port_url, sample_embedding, sample_verification
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from stub_http import closed_port_url, sample_embedding, sample_verification
 
 from client import (
     AuthenticationError,
@@ -18,7 +19,6 @@ from client import (
     ServerUnavailableError,
     VerificationResult,
 )
-from stub_http import closed_port_url, sample_embedding, sample_verification
 
 PHOTO = b"\xff\xd8\xff\xe0 not really a jpeg, the stub does not care"
 

@@ -19,8 +19,8 @@ from qdrant_client import QdrantClient, models
 
 from client.gallery.edge_store import EdgeStore
 from client.gallery.errors import GalleryError
-from client.gallery.server_store import ServerStore
 from client.gallery.open_store import open_store
+from client.gallery.server_store import ServerStore
 from client.gallery.store import Face, collection_for, point_id
 
 pytestmark = pytest.mark.filterwarnings("ignore:Payload indexes have no effect:UserWarning")

@@ -12,8 +12,8 @@ from qdrant_client import QdrantClient
 
 from client.cli import main as cli_main
 from client.gallery.errors import GalleryError
-from client.gallery.server_store import ServerStore
 from client.gallery.open_store import open_store
+from client.gallery.server_store import ServerStore
 from client.gallery.store import collection_for
 from client.gallery.transfer import copy, export_file, import_file
 
@@ -77,7 +77,7 @@ def test_truncated_export_fails_the_count_check(source, tmp_path):
     with open_store(source) as store:
         export_file(store, exported)
     with gzip.open(exported, "rt") as full, gzip.open(cut, "wt") as out:
-        out.writelines(line for _, line in zip(range(1001), full))  # header + 1,000 of 2,501 points
+        out.writelines(line for _, line in zip(range(1001), full, strict=False))  # header + 1,000 of 2,501 points
     with open_store(tmp_path / "g") as store, pytest.raises(GalleryError) as raised:
         import_file(cut, store)
     assert raised.value.code == "count_mismatch" and "2500" in str(raised.value)

@@ -5,9 +5,9 @@ import copy
 
 import pytest
 from pydantic import ValidationError
+from stub_http import sample_embedding, sample_verification
 
 from client import EmbeddingResult, Health, TestResult, VerificationResult
-from stub_http import sample_embedding, sample_verification
 
 
 def test_verification_round_trip():

@@ -77,7 +77,7 @@ def test_a_folder_of_40_with_a_49mp_photo_and_a_text_file(installed, torchserve_
     files = sorted(p.name for p in folder.iterdir())
     assert [Path(answer["files"][r["name"]]).name for r in answer["results"]] == files
     assert len(answer["results"]) == 40
-    for result, name in zip(answer["results"], files):
+    for result, name in zip(answer["results"], files, strict=False):
         if name in bad:
             assert result["error"]["code"] == bad[name] and result["match"] is None
             assert result["error"]["message"].startswith(str(folder / name))

@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from stub_http import sample_verification
 
 from client import AuthenticationError, FaceClient, PhotoInputError
 from client.photos import photo_bytes, photo_part
-from stub_http import sample_verification
 
 
 def key_file(path, inference="inference-key"):

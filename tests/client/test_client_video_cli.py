@@ -15,7 +15,7 @@ pytest.importorskip("av")
 
 from bench import clips  # noqa: E402
 from client import FaceClient  # noqa: E402
-from tests.conftest import REPO, needs_data, DATA_DIR  # noqa: E402
+from tests.conftest import DATA_DIR, REPO, needs_data  # noqa: E402
 
 pytestmark = pytest.mark.integration
 TOLERANCE_S = 0.5

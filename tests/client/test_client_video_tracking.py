@@ -49,7 +49,7 @@ def test_a_moving_face_keeps_one_track_and_its_name_once_votes_agree():
     # Looked up on each frame until agreed, then every REID_EVERY frames.
     looked = [i for i, face in enumerate(shown) if face.looked_up]
     assert looked[:AGREE] == list(range(AGREE))
-    assert all(b - a == REID_EVERY for a, b in zip(looked[AGREE - 1:], looked[AGREE:]))
+    assert all(b - a == REID_EVERY for a, b in zip(looked[AGREE - 1:], looked[AGREE:], strict=False))
     assert tracker.lookups == len(looked) < len(shown) / 2
 
 
@@ -70,7 +70,7 @@ def test_a_box_that_grows_a_lot_is_looked_up_at_once():
 
 def test_two_people_and_a_stranger_get_their_own_tracks():
     tracker = FaceTracker(Scripted(["ada", "bob", None]), fps=10)
-    for a, b, c in zip(walk(10), walk(10, x0=300), walk(10, x0=500, step=-3, y=300)):
+    for a, b, c in zip(walk(10), walk(10, x0=300), walk(10, x0=500, step=-3, y=300), strict=False):
         faces = tracker.update(answer((0, a), (1, b), (2, c)))
     assert [f.track for f in faces] == [1, 2, 3]
     assert [f.label.name for f in faces] == ["ada", "bob", None] and all(f.label.agreed for f in faces)
@@ -78,7 +78,7 @@ def test_two_people_and_a_stranger_get_their_own_tracks():
 
 def test_without_tracking_every_face_is_looked_up_on_every_frame():
     tracker = FaceTracker(Scripted(["ada", "bob"]), fps=10, tracking=False)
-    for a, b in zip(walk(12), walk(12, x0=300)):
+    for a, b in zip(walk(12), walk(12, x0=300), strict=False):
         faces = tracker.update(answer((0, a), (1, b)))
     assert tracker.lookups == 24 and all(f.looked_up and f.label.agreed for f in faces)
 

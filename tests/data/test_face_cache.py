@@ -1,12 +1,11 @@
 """The aligned-face cache built from real LFW/CelebA photos (smoke subset)."""
-import csv
 from pathlib import Path
 
 import cv2
 
 from data.face_cache import build
-from training.params import load_params
 from data.manifest import read_manifest, read_pairs, training_rows
+from training.params import load_params
 
 
 def people(path: Path) -> set[str]:

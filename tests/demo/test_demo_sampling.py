@@ -41,7 +41,7 @@ def test_five_same_and_ten_different_people(people, data_dir, seed):
     demo_set = sample_set(people, data_dir, seed)
     target = demo_set.reference_person
     assert person_of(demo_set.reference) == target and people[target] >= MIN_PHOTOS
-    tests = list(zip(demo_set.tests, demo_set.people, demo_set.same))
+    tests = list(zip(demo_set.tests, demo_set.people, demo_set.same, strict=False))
     same = [(path, person) for path, person, truth in tests if truth]
     others = [(path, person) for path, person, truth in tests if not truth]
     assert len(same) == SAME and len(others) == OTHERS

@@ -80,4 +80,4 @@ def jpeg_with_size(width: int, height: int) -> bytes:
 
 
 def near(box, expected, slack: float = 8.0) -> bool:
-    return all(abs(a - b) <= slack for a, b in zip(box, expected))
+    return all(abs(a - b) <= slack for a, b in zip(box, expected, strict=False))

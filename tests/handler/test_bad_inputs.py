@@ -10,8 +10,16 @@ import numpy as np
 import pytest
 
 from handler.protocol import ERROR_STATUS, PHOTO_ERRORS
-from tests.handler.photo_variants import (ORIENTATIONS, encode, jpeg_with_size, mode_variants, near, rgb_image,
-                                          stored_with_orientation, tiny)
+from tests.handler.photo_variants import (
+    ORIENTATIONS,
+    encode,
+    jpeg_with_size,
+    mode_variants,
+    near,
+    rgb_image,
+    stored_with_orientation,
+    tiny,
+)
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +75,7 @@ def test_every_colour_mode_finds_the_face(verify, photo_bytes, variants, astrona
     response, status = verify.one(request)
     assert status == 200, response
     other, *results = response["results"]
-    for name, result in zip(names, results):
+    for name, result in zip(names, results, strict=False):
         assert result["faces"] == 1, (name, result)
         assert near(result["box"], astronaut_box, 12), (name, result)
         assert result["score"] > other["score"] + 0.1, (name, result, other)
@@ -141,7 +149,7 @@ def test_garbage_in_every_field_then_a_normal_request(verify, photo_bytes, astro
         {"reference": "text, not a file"},
     ]
     outputs, statuses = verify(*hostile)
-    for output, status in zip(outputs, statuses):
+    for output, status in zip(outputs, statuses, strict=False):
         if "results" in output:  # garbage in a test photo: that photo's own error
             assert status == 200 and output["results"][0]["error"]["code"] in PHOTO_ERRORS, output
         else:

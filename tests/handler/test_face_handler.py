@@ -25,7 +25,7 @@ REPO = Path(__file__).resolve().parents[2]
 def near(box, expected, tolerance: float = 0.08) -> bool:
     """Boxes agree to `tolerance` of the face size (plus 3 px)."""
     slack = tolerance * max(expected[2], expected[3]) + 3
-    return all(abs(a - b) <= slack for a, b in zip(box, expected))
+    return all(abs(a - b) <= slack for a, b in zip(box, expected, strict=False))
 
 
 def moved(box, dx: float, dy: float, scale: float = 1.0):
@@ -191,7 +191,7 @@ def test_same_face_scores_higher_than_a_different_face(verify, photo_bytes):
         request[f"test_{i}"] = bytearray(photo_bytes[name])
     response, status = verify.one(request)
     assert status == 200
-    scores = {name: result["score"] for name, result in zip(names, response["results"])}
+    scores = {name: result["score"] for name, result in zip(names, response["results"], strict=False)}
     for same in ("scaled", "shifted", "rotated"):
         assert scores[same] > scores["cameraman"] + 0.1, scores
     assert scores["cat"] is None
@@ -387,7 +387,7 @@ def test_an_unusable_test_photo_gets_its_own_error_and_the_others_stand(verify, 
     first, *bad, text, cat = response["results"]
     assert first["error"] is None and first["faces"] == 1 and isinstance(first["match"], bool)
     assert cat["error"] is None and cat["faces"] == 0 and cat["match"] is False
-    for result, code in zip(bad + [text], list(unusable_tests) + ["not_an_image"]):
+    for result, code in zip(bad + [text], list(unusable_tests) + ["not_an_image"], strict=False):
         assert result["error"]["code"] == code, result
         assert result["error"]["message"].startswith(f"{result['name']}: ")
         assert {k: result[k] for k in ("match", "score", "box", "faces", "detections")} == {

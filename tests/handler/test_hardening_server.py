@@ -17,7 +17,6 @@ What TorchServe 0.12 really does (asserted here, documented in docs/security.md)
 from __future__ import annotations
 
 import base64
-import json
 import os
 import re
 import signal
@@ -33,8 +32,16 @@ import psutil
 import pytest
 import requests
 
-from tests.handler.photo_variants import (ORIENTATIONS, encode, jpeg_with_size, mode_variants, near, rgb_image,
-                                          stored_with_orientation, tiny)
+from tests.handler.photo_variants import (
+    ORIENTATIONS,
+    encode,
+    jpeg_with_size,
+    mode_variants,
+    near,
+    rgb_image,
+    stored_with_orientation,
+    tiny,
+)
 
 pytestmark = pytest.mark.integration
 

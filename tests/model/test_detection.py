@@ -75,7 +75,7 @@ def compose(photos: list[np.ndarray], height: int = 300) -> tuple[np.ndarray, li
     resized = [cv2.resize(p, (int(p.shape[1] * height / p.shape[0]), height)) for p in photos]
     offsets = list(np.cumsum([0] + [r.shape[1] + 20 for r in resized[:-1]]))
     canvas = np.full((height + 40, offsets[-1] + resized[-1].shape[1] + 40, 3), 255, dtype=np.uint8)
-    for r, x in zip(resized, offsets):
+    for r, x in zip(resized, offsets, strict=False):
         canvas[20 : 20 + height, 20 + x : 20 + x + r.shape[1]] = r
     return canvas, [int(x) + 20 for x in offsets]
 

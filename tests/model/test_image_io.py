@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from model.image_io import (EmptyImageError, ImageTooLargeError, NotAnImageError, TruncatedImageError,
-                            decode_image)
+from model.image_io import EmptyImageError, ImageTooLargeError, NotAnImageError, TruncatedImageError, decode_image
 
 
 def encode(image: Image.Image, fmt: str = "PNG", **kwargs) -> bytes:

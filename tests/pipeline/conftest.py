@@ -4,7 +4,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from pipeline_support import DATA_DIR, Pipeline, make_fresh_clone, real_params
 
 

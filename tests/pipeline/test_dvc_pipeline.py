@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-
-from pipeline_support import REPO as ROOT, VARIANTS, local_imports, run_dvc, write_fake_outputs
+from pipeline_support import REPO as ROOT
+from pipeline_support import VARIANTS, local_imports, run_dvc, write_fake_outputs
 
 EXPECTED_EDGES = {("data", "pretrain"), ("pretrain", "finetune"), ("finetune", "evaluate"),
                   ("finetune", "archive"), ("data", "ablation"), ("finetune", "transfer_ablation"),

@@ -3,7 +3,6 @@ archive/ -> handler/ -> client/): each package imports only what comes before it
 from __future__ import annotations
 
 import pytest
-
 from pipeline_support import REPO, local_imports
 
 SETTINGS = {"training/__init__.py", "training/params.py", "training/outputs.py"}  # params.yaml and the output rule

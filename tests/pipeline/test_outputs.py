@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from pipeline_support import REPO, Pipeline, real_params, write_fake_outputs
+
 from training.outputs import COMMITTED_REPORTS, SMOKE_REPORTS, experiment_dir, reports_dir
 
 NO_REPORTS = {"data.face_cache",  # writes only the cache (params.yaml data.cache_dir)

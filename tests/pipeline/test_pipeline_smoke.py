@@ -18,8 +18,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
 from pipeline_support import REPO, VARIANTS, Pipeline, smoke_params
 
 ORDER = ["data", "pretrain", "finetune", "evaluate", "ablation", "transfer_ablation", "archive", "report"]

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from pipeline_support import REPO, local_imports, real_params
 
 # section -> the entry points whose code reads it (params.yaml's own comments name them)

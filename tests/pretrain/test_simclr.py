@@ -4,11 +4,11 @@ import torch
 from lightly.loss import NTXentLoss
 from PIL import Image
 
+from data.manifest import training_rows
 from model.backbone import BackboneConfig, FaceBackbone
 from pretrain.simclr import SimCLR, face_transform
 from pretrain.train import TwoViews, build
 from training.checkpoint import load_state, save_state
-from data.manifest import training_rows
 
 
 @pytest.fixture
@@ -36,7 +36,7 @@ def test_loss_is_finite_and_falls_over_a_few_steps(face_crops):
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
     criterion = NTXentLoss(temperature=0.2)
     dataset = TwoViews(face_crops, face_transform(112))
-    view_a, view_b = (torch.stack(v) for v in zip(*[dataset[i] for i in range(len(dataset))]))
+    view_a, view_b = (torch.stack(v) for v in zip(*[dataset[i] for i in range(len(dataset))], strict=False))
     losses = []
     for _ in range(8):  # the same tiny batch each step: the loss must go down
         loss = criterion(model(view_a), model(view_b))
@@ -63,9 +63,9 @@ def test_save_then_resume_restores_weights_and_optimiser(tmp_path):
     resumed, resumed_optimizer, _, _ = build(params)
     values = load_state(tmp_path / "ckpt.pt", model=resumed, optimizer=resumed_optimizer)
     assert values["step"] == 1
-    for a, b in zip(model.state_dict().values(), resumed.state_dict().values()):
+    for a, b in zip(model.state_dict().values(), resumed.state_dict().values(), strict=False):
         assert torch.equal(a, b)
-    for a, b in zip(optimizer.state_dict()["state"].values(), resumed_optimizer.state_dict()["state"].values()):
+    for a, b in zip(optimizer.state_dict()["state"].values(), resumed_optimizer.state_dict()["state"].values(), strict=False):
         assert all(torch.equal(a[k], b[k]) for k in a)
     assert torch.equal(torch.rand(3), expected_random)  # the RNG continues where it was saved
 

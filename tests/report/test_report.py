@@ -9,9 +9,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.pipeline.pipeline_support import REPO, VARIANTS, write_fake_outputs
 from model import sface
 from report import plot_data, report
+from tests.pipeline.pipeline_support import REPO, VARIANTS, write_fake_outputs
 
 
 def build(root: Path) -> str:

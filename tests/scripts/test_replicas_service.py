@@ -8,11 +8,11 @@ import subprocess
 import psutil
 import pytest
 import requests
+from replica_support import REPO
 
 from bench.failover import front_log, run
 from bench.photos import skimage_set
 from client import AuthenticationError, FaceClient, read_key_file
-from replica_support import REPO
 
 pytestmark = pytest.mark.integration
 

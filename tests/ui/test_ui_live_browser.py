@@ -10,7 +10,7 @@ import json
 import os
 import re
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import psutil
 import pytest
@@ -108,7 +108,7 @@ def test_live_tab_names_the_people_on_the_camera(camera_browser, camera_clip, ui
     delay = re.search(r"delay (\d+) ms median / (\d+) ms p95", figures)
     (OUT / "live.json").write_text(json.dumps({
         "command": "FACE_UI_REFRESH=1 make test PYTEST_ARGS=tests/ui/test_ui_live_browser.py",
-        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
+        "date": datetime.now(UTC).strftime("%Y-%m-%d"),
         "camera": f"Chromium fake camera: bench/clips.py camera_loop, 640x480 at {clip.fps:g} fps, 2 faces",
         "samples": len(samples), "warm_up_samples": first, "right_share": round(right, 4),
         "page_frames_per_s": float(fps.group(1)) if fps else None,

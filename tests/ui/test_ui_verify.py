@@ -6,8 +6,8 @@ import numpy as np
 from PIL import Image
 
 from client import VerificationResult
-from ui.__main__ import main as ui_main
 from demo.sheet import TILE, contact_sheet
+from ui.__main__ import main as ui_main
 from ui.verify import answer_json, table, tally
 
 ANSWER = {
