@@ -81,7 +81,8 @@ def hold_out_calibration(jobs: list[Job], fraction: float, max_photos: int, seed
     different = []
     while len(held_out) > 1 and len(different) < len(same):
         a, b = rng.sample(held_out, 2)
-        different.append((a, int(rng.choice(by_person[a]).file[-8:-4]), b, int(rng.choice(by_person[b]).file[-8:-4]), 0))
+        different.append((a, int(rng.choice(by_person[a]).file[-8:-4]),
+                          b, int(rng.choice(by_person[b]).file[-8:-4]), 0))
     return same + different
 
 
@@ -108,7 +109,8 @@ def plan_jobs(data_dir: Path, subset_pairs: int | None = None, calibration: dict
     if overlap:
         raise ValueError(f"peopleDevTrain and peopleDevTest share {len(overlap)} people")
     pairs = {"protocol": _pairs(lfw / "pairsDevTrain.txt"), "test": _pairs(lfw / "pairsDevTest.txt")}
-    celeba = [line.split() for line in (data_dir / "celeba" / "identity_CelebA.txt").read_text().splitlines() if line.strip()]
+    identities = (data_dir / "celeba" / "identity_CelebA.txt").read_text().splitlines()
+    celeba = [line.split() for line in identities if line.strip()]
 
     photos: list[tuple[str, int]]
     if subset_pairs:  # smoke: the photos of the first pairs of each list, same + different
@@ -226,7 +228,8 @@ def main() -> None:
 
         report["heldout"] = build_heldout(data_dir, cache_dir, params["celeba_holdout"]["seed"])
         (cache_dir / "data_report.json").write_text(json.dumps(report, indent=2))
-    print(json.dumps({k: v for k, v in report.items() if k != "unreadable"} | {"unreadable": len(report["unreadable"])}, indent=2))
+    shown = {k: v for k, v in report.items() if k != "unreadable"} | {"unreadable": len(report["unreadable"])}
+    print(json.dumps(shown, indent=2))
 
 
 if __name__ == "__main__":

@@ -63,7 +63,8 @@ def composite(test: np.ndarray, distractors: list[np.ndarray], rng: np.random.Ge
     order = rng.permutation(len(photos))
     column = CANVAS[1] // len(photos)
     for slot, index in enumerate(order):
-        photo = cv2.resize(photos[index], None, fx=(s := float(rng.uniform(0.9, 1.6))), fy=s, interpolation=cv2.INTER_LINEAR)
+        photo = cv2.resize(photos[index], None, fx=(s := float(rng.uniform(0.9, 1.6))), fy=s,
+                           interpolation=cv2.INTER_LINEAR)
         photo = photo[: CANVAS[0], : column]
         x = slot * column + int(rng.integers(0, max(1, column - photo.shape[1])))
         y = int(rng.integers(0, max(1, CANVAS[0] - photo.shape[0])))

@@ -33,7 +33,8 @@ def best_threshold(scores: np.ndarray, same: np.ndarray) -> float:
     # right answers at each candidate, counted by binary search (fast for 10^6 pairs):
     # different pairs below it + same pairs at or above it
     different, genuine = np.sort(scores[~same]), np.sort(scores[same])
-    right = np.searchsorted(different, candidates, side="left") + len(genuine) - np.searchsorted(genuine, candidates, side="left")
+    right = (np.searchsorted(different, candidates, side="left")
+             + len(genuine) - np.searchsorted(genuine, candidates, side="left"))
     return float(candidates[int(np.argmax(right))])
 
 
@@ -89,7 +90,8 @@ def calibrate(embedder: FaceEmbedder, cache_dir: str | Path, far: float = DEFAUL
             "tar": float(np.mean(scores[same] >= threshold)) if same.any() else None, "far_thresholds": table}
 
 
-def heldout_pairs(embedder: FaceEmbedder, cache_dir: str | Path) -> tuple[list[dict], dict, np.ndarray, np.ndarray] | None:
+def heldout_pairs(embedder: FaceEmbedder,
+                  cache_dir: str | Path) -> tuple[list[dict], dict, np.ndarray, np.ndarray] | None:
     """The held-out CelebA people's photos (manifest rows), their embeddings, and the scores and
     same-person flags of every pair of them; None without such people (the smoke cache)."""
     rows = [r for r in read_manifest(Path(cache_dir) / "manifest.csv") if r["split"] == "celeba_test"]
@@ -104,7 +106,8 @@ def benchmark_scores(embedder: FaceEmbedder, cache_dir: str | Path) -> dict[str,
     """Scores and same-person flags of the two benchmarks `evaluate` reports: LFW pairsDevTest
     and every pair of the held-out CelebA people (when the cache has them)."""
     test_pairs = read_pairs(cache_dir, "test")
-    out = {"pairsDevTest": (pair_scores(embedder, cache_dir, test_pairs), np.array([p[2] for p in test_pairs], dtype=bool))}
+    out = {"pairsDevTest": (pair_scores(embedder, cache_dir, test_pairs),
+                             np.array([p[2] for p in test_pairs], dtype=bool))}
     heldout = heldout_pairs(embedder, cache_dir)
     if heldout is not None:
         out["held-out CelebA"] = heldout[2:]
@@ -144,7 +147,8 @@ def heldout_metrics(embedder: FaceEmbedder, cache_dir: str | Path, threshold: fl
             perfect += all(verdicts)
             right, total = right + sum(verdicts), total + len(verdicts)
         result[f"trials_{kind}"] = {"trials": len(trials), "passed": passed, "perfect": perfect,
-                                    "pass_rate": passed / max(1, len(trials)), "perfect_rate": perfect / max(1, len(trials)),
+                                    "pass_rate": passed / max(1, len(trials)),
+                                    "perfect_rate": perfect / max(1, len(trials)),
                                     "verdict_accuracy": right / max(1, total)}
     return result
 

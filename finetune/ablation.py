@@ -63,8 +63,10 @@ def main() -> None:
     write_json(reports / "ablation.json", {"budget": budget, "results": rows, "command": "make ablation"})
     plot_roc(curves, reports / "ablation_roc.png")
     far = load_params("finetune", args.smoke)["target_far"]
-    lines = [f"Budget per fine-tuned variant: {budget.get('epochs')} epochs (a {budget.get('max_minutes')} min safety stop), "
-             f"same data and seed. pairsDevTest with flip fusion; accuracy at the serving rule's threshold (false-match "
+    lines = [f"Budget per fine-tuned variant: {budget.get('epochs')} epochs "
+             f"(a {budget.get('max_minutes')} min safety stop), "
+             f"same data and seed. pairsDevTest with flip fusion; accuracy at the serving rule's threshold "
+             f"(false-match "
              f"rate {far:g} on the held-out calibration people), strict for these from-scratch models: ROC AUC and "
              "EER compare them independently of any threshold.", "",
              "| variant | accuracy | ROC AUC | TAR @ FAR 1% | EER | epochs | minutes (2 CPU cores) |",

@@ -26,7 +26,8 @@ class ArcFace(nn.Module):
         with_margin = target * torch.cos(torch.tensor(self.margin)) - sine * torch.sin(torch.tensor(self.margin))
         # Past theta = pi - m, cos(theta + m) stops decreasing; use the usual linear fallback.
         threshold = torch.cos(torch.tensor(torch.pi - self.margin))
-        with_margin = torch.where(target > threshold, with_margin, target - self.margin * torch.sin(torch.tensor(self.margin)))
+        with_margin = torch.where(target > threshold, with_margin,
+                                  target - self.margin * torch.sin(torch.tensor(self.margin)))
         return self.scale * cosine.scatter(1, labels[:, None], with_margin)
 
     def forward(self, embeddings: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

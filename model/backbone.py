@@ -34,7 +34,8 @@ class BackboneConfig:
             raise ValueError(f"sface has embedding_dim {sface.EMBEDDING_DIM} and input_size {sface.INPUT_SIZE}")
 
     @classmethod
-    def for_arch(cls, name: str, embedding_dim: int = 256, input_size: int = 112, dropout: float = 0.0) -> BackboneConfig:
+    def for_arch(cls, name: str, embedding_dim: int = 256, input_size: int = 112,
+                 dropout: float = 0.0) -> BackboneConfig:
         """The config of `name`; embedding_dim / input_size apply where the architecture is free."""
         if name == "sface":
             return cls(name, sface.EMBEDDING_DIM, sface.INPUT_SIZE, dropout)

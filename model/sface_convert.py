@@ -65,7 +65,8 @@ def state_dict_key(onnx_name: str) -> str | None:
     """conv_3_dw_batchnorm_gamma -> features.conv_3_dw.bn.weight, pre_fc1_weight -> output.3.weight, ..."""
     if match := re.fullmatch(r"(conv_\d+(?:_dw)?)_(conv2d_weight|batchnorm_(\w+)|relu_gamma)", onnx_name):
         layer, kind, field = match.groups()
-        suffix = "conv.weight" if kind == "conv2d_weight" else "prelu.weight" if kind == "relu_gamma" else f"bn.{BN_FIELDS[field]}"
+        suffix = ("conv.weight" if kind == "conv2d_weight" else "prelu.weight" if kind == "relu_gamma"
+                  else f"bn.{BN_FIELDS[field]}")
         return f"features.{layer}.{suffix}"
     if match := re.fullmatch(r"(bn1|fc1)_(\w+)", onnx_name):
         return f"output.{0 if match[1] == 'bn1' else 4}.{BN_FIELDS[match[2]]}"

@@ -99,7 +99,7 @@ def main() -> None:
     model, history = result.pop("model"), result.pop("history")
 
     reports = reports_dir(args.smoke, args.reports)
-    plot_curves(reports / "pretrain_loss.png", {"NT-Xent loss": [(s, l) for s, l, _ in history],
+    plot_curves(reports / "pretrain_loss.png", {"NT-Xent loss": [(s, loss) for s, loss, _ in history],
                                                  "learning rate": [(s, lr) for s, _, lr in history]},
                 title=f"SimCLR pretraining ({result['photos']} faces, {result['epochs']} epochs)")
     seed_everything(params["seed"])

@@ -37,7 +37,8 @@ def stage_arguments(description: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--smoke", action="store_true", help="tiny run for tests and CI")
     parser.add_argument("--cache-dir", help="face cache (default: params.yaml data.cache_dir)")
-    parser.add_argument("--reports", help=f"where the outputs go (default {COMMITTED_REPORTS}/, smoke: {SMOKE_REPORTS}/)")
+    parser.add_argument("--reports",
+                        help=f"where the outputs go (default {COMMITTED_REPORTS}/, smoke: {SMOKE_REPORTS}/)")
     return parser
 
 

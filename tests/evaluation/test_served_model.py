@@ -14,7 +14,8 @@ def test_colin_powell_against_himself_and_two_others():
     backbone, meta = load_backbone(REPO / "weights" / "face_embedder.pt")
     pipeline = FacePipeline(size=backbone.config.input_size)
     photos = ["Colin_Powell_0001", "Colin_Powell_0002", "Colin_Powell_0003", "Tony_Blair_0001", "Serena_Williams_0001"]
-    crops = [pipeline.labelled_face(read_image(str(DATA_DIR / "lfw" / "lfw-deepfunneled" / name.rsplit("_", 1)[0] / f"{name}.jpg")))[0]
+    lfw = DATA_DIR / "lfw" / "lfw-deepfunneled"
+    crops = [pipeline.labelled_face(read_image(str(lfw / name.rsplit("_", 1)[0] / f"{name}.jpg")))[0]
              for name in photos]
     embeddings = FaceEmbedder(backbone, flip=meta.get("flip", True)).embed(np.stack(crops))
     scores = embeddings[1:] @ embeddings[0]

@@ -89,7 +89,8 @@ def test_smoke_pipeline_pretrain_then_finetune_then_reload(smoke_cache, tmp_path
 
 
 def test_resume_continues_from_the_checkpoint(smoke_cache, tmp_path):
-    params = variant_params(True, None) | {"init": "random:mobilenet_v3_small", "out": str(tmp_path / "ft"), "max_steps": 2, "epochs": 5}
+    params = variant_params(True, None) | {"init": "random:mobilenet_v3_small", "out": str(tmp_path / "ft"),
+                                           "max_steps": 2, "epochs": 5}
     from finetune.train import train
 
     train(params, smoke_cache, tmp_path / "ft", resume=False)

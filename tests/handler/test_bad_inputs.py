@@ -122,7 +122,8 @@ def test_bomb_headers_are_refused_before_decoding(verify, photo_bytes, bomb_png,
 def test_a_thousand_test_fields_are_refused_before_any_decoding(verify, photo_bytes, monkeypatch):
     decoded = []
     photo_faces = verify.handler.pipeline.photo_faces
-    monkeypatch.setattr(verify.handler.pipeline, "photo_faces", lambda *a, **k: decoded.append(1) or photo_faces(*a, **k))
+    monkeypatch.setattr(verify.handler.pipeline, "photo_faces",
+                        lambda *a, **k: decoded.append(1) or photo_faces(*a, **k))
     photo = bytearray(photo_bytes["astronaut"])
     form = {"reference": photo, **{f"test_{i}": photo for i in range(1, 1001)}}
     response, status = verify.one(form)

@@ -125,7 +125,8 @@ def test_turned_photo_is_searched_turned_back(detector, astronaut_bgr, turn):
                              cv2.ROTATE_90_COUNTERCLOCKWISE: cv2.ROTATE_90_CLOCKWISE}[turn])
     ys, xs = np.nonzero(mask)
     assert iou([xs.min(), ys.min(), xs.max() - xs.min(), ys.max() - ys.min()], upright.box) > 0.7
-    difference = np.abs(align_face(turned, face.landmarks).astype(int) - align_face(astronaut_bgr, upright.landmarks).astype(int))
+    difference = np.abs(align_face(turned, face.landmarks).astype(int)
+                        - align_face(astronaut_bgr, upright.landmarks).astype(int))
     assert difference.mean() < 12
 
 

@@ -55,7 +55,8 @@ def test_checkpoint_round_trip_keeps_the_architecture(tmp_path, aligned_faces):
     save_checkpoint(tmp_path / "sface.pt", convert(), stage="sface")
     loaded, meta = load_backbone(tmp_path / "sface.pt")
     assert loaded.config == BackboneConfig.for_arch("sface") and meta["stage"] == "sface"
-    assert np.allclose(FaceEmbedder(loaded).embed(aligned_faces), FaceEmbedder(convert()).embed(aligned_faces), atol=1e-5)
+    assert np.allclose(FaceEmbedder(loaded).embed(aligned_faces), FaceEmbedder(convert()).embed(aligned_faces),
+                       atol=1e-5)
 
 
 def test_block_dequantisation_uses_one_scale_per_block():

@@ -20,7 +20,8 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 DVC = Path(sys.executable).parent / "dvc"
 DATA_DIR = Path(os.environ.get("DATA_DIR", REPO.parent / "shared" / "data"))  # as tests/conftest.py
-VARIANTS = ["simclr_arcface", "random_arcface", "simclr_softmax", "lfw_people_only", "one_photo_people", "colour_augment",
+VARIANTS = ["simclr_arcface", "random_arcface", "simclr_softmax", "lfw_people_only", "one_photo_people",
+            "colour_augment",
             "simclr_only"]
 
 
@@ -201,7 +202,8 @@ def write_fake_outputs(root: Path, runs: bool = True) -> Path:
         "params": pre_params,
         "run": {"steps": 1180, "epochs": 9.8, "photos": 15514, "seconds": 2400, "images_per_second": 125.9},
         "pairsDevTest": {"simclr": _evaluation(0.712),
-                         ("random_init" if str(pre_params["init"]).startswith("random:") else "before"): _evaluation(0.598)},
+                         ("random_init" if str(pre_params["init"]).startswith("random:") else "before"):
+                             _evaluation(0.598)},
         "command": "make pretrain"}))
     fine_params = {k: v for k, v in params["finetune"].items() if k != "smoke"} | {"smoke": False}
     (reports / "finetune.json").write_text(json.dumps({
@@ -225,7 +227,8 @@ def write_fake_outputs(root: Path, runs: bool = True) -> Path:
                for i, v in enumerate(VARIANTS)}
     (reports / "ablation.json").write_text(json.dumps({
         "budget": params["ablations"]["budget"], "results": results, "command": "make ablation"}))
-    transfer = {name: {"validation_tar_at_threshold": 0.93 + i / 100, "lfw_accuracy": 0.99 + i / 1000, "minutes": 12.0 * i}
+    transfer = {name: {"validation_tar_at_threshold": 0.93 + i / 100, "lfw_accuracy": 0.99 + i / 1000,
+                       "minutes": 12.0 * i}
                 for i, name in enumerate(["sface_alone", "sface_arcface", "sface_simclr_arcface"])}
     (reports / "transfer_ablation.json").write_text(json.dumps({
         "results": transfer, "chosen_on_validation": "sface_simclr_arcface", "command": "make transfer-ablation"}))
@@ -248,7 +251,8 @@ def write_fake_outputs(root: Path, runs: bool = True) -> Path:
     (reports / "bench.json").write_text(json.dumps({
         "command": "make bench", "verify_1_plus_15": {"p50_ms": 812.5, "p95_ms": 901.0},
         "embed": {"per_face_ms": 21.3}, "samples": [1, 2, 3],
-        "load": {"phases": [{"concurrency": 4, "latency_s": {"p50": 0.43}}, {"concurrency": 8, "latency_s": {"p50": 0.64}}]}}))
+        "load": {"phases": [{"concurrency": 4, "latency_s": {"p50": 0.43}},
+                             {"concurrency": 8, "latency_s": {"p50": 0.64}}]}}))
     if runs:
         import torch
 

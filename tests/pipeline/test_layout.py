@@ -7,7 +7,8 @@ from pipeline_support import REPO, local_imports
 
 SETTINGS = {"training/__init__.py", "training/params.py", "training/outputs.py"}  # params.yaml and the output rule
 SHARED_READERS = {"evaluation/__init__.py", "evaluation/predictions.py"}  # csv + numpy only
-SHARED_RULES = {"client/far.py"}  # the FAR threshold rule: pure Python, the client ships it, the evaluation fits with it
+# the FAR threshold rule: pure Python, the client ships it, the evaluation fits with it
+SHARED_RULES = {"client/far.py"}
 
 
 def imported_files(package: str) -> set[str]:

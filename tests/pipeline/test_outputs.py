@@ -60,7 +60,8 @@ def test_every_stage_takes_its_paths_from_the_rule():
 def test_make_report_smoke_leaves_the_committed_reports_alone(tmp_path):
     """`make report ARGS=--smoke` reads and writes runs/smoke/reports, never reports/."""
     write_fake_outputs(tmp_path)
-    committed = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in (tmp_path / "reports").rglob("*") if p.is_file()}
+    committed = {p: hashlib.sha256(p.read_bytes()).hexdigest()
+                 for p in (tmp_path / "reports").rglob("*") if p.is_file()}
     smoke = tmp_path / SMOKE_REPORTS
     write_fake_outputs(tmp_path / "runs" / "smoke", runs=False)  # smoke reports: runs/smoke/reports
     env = {**os.environ, "PYTHONPATH": str(REPO)}
