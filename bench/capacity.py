@@ -32,6 +32,7 @@ import requests
 from bench.loadtest import Checker, Sample, Sender, run_clients, summarize
 from bench.photos import photo_set
 from bench.target import REPO, Target, machine_state, write_report
+from report.results import CapacityReport
 
 TARGETS = (10, 100, 1000)
 HEADROOM = 0.7  # deploy/k8s/replicas.yaml's HPA keeps the replicas at 70 % CPU
@@ -149,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.plan_only:
         report = json.loads(args.out.read_text())
         report["plan"] = plan(report["rows"], report["machine"]["cpus"])
-        args.out.write_text(json.dumps(report, indent=2) + "\n")
+        write_report(args.out, report, CapacityReport)
         print(json.dumps(report["plan"], indent=2))
         return 0
     photos = photo_set(args.data_dir)
@@ -163,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
               "photos": photos.source, "request": f"verify 1 + {len(photos.tests)}", "machine": machine,
               "machine_after": machine_state(), "rows": rows}
     report["plan"] = plan(rows, cores)
-    write_report(args.out, report)
+    write_report(args.out, report, CapacityReport)
     return 0
 
 

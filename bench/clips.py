@@ -129,6 +129,12 @@ def camera_loop(fps: float = 15.0) -> Clip:
                 6.0, fps, background())
 
 
+def lfw_crop(data_dir: Path, name: str, i: int) -> np.ndarray:
+    """Photo `i` of `name`, cropped to the head and shoulders."""
+    photo = Path(data_dir) / "lfw" / "lfw-deepfunneled" / name / f"{name}_{i:04d}.jpg"
+    return cv2.cvtColor(cv2.imread(str(photo)), cv2.COLOR_BGR2RGB)[30:220, 40:210]
+
+
 def lfw_people(data_dir: Path, count: int = 4, seed: int = 0) -> list[Person]:
     """`count` peopleDevTest people with at least 3 photos (the last one a stranger, not
     enrolled): photos 1 and 2 enrol them, photo 3 is the one in the clip; each cropped to
@@ -139,12 +145,8 @@ def lfw_people(data_dir: Path, count: int = 4, seed: int = 0) -> list[Person]:
     people = []
     for rank, index in enumerate(chosen):
         name = names[int(index)]
-        def photo(i):
-            return Path(data_dir) / "lfw" / "lfw-deepfunneled" / name / f"{name}_{i:04d}.jpg"
-        def crop(i):
-            return cv2.cvtColor(cv2.imread(str(photo(i))), cv2.COLOR_BGR2RGB)[30:220, 40:210]  # head and shoulders
-        enrol = [crop(1), crop(2)] if rank < count - 1 else []
-        people.append(Person(name, crop(3), enrol))
+        enrol = [lfw_crop(data_dir, name, 1), lfw_crop(data_dir, name, 2)] if rank < count - 1 else []
+        people.append(Person(name, lfw_crop(data_dir, name, 3), enrol))
     return people
 
 

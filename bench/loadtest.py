@@ -35,12 +35,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-import numpy as np
 import requests
 from urllib3.filepost import encode_multipart_formdata
 
 from bench.photos import PhotoSet, photo_set
 from bench.target import REPO, Target, machine_state, write_report
+from report.results import LatencySummary, LoadReport
 
 RATIO_TARGET = 3.0  # p95 <= 3 x p50
 
@@ -188,15 +188,6 @@ def run_clients(make_sender, concurrency: int, stop: threading.Event, deadline: 
     return samples
 
 
-def latency(values: list[float]) -> dict:
-    if not values:
-        return {}
-    array = np.asarray(values)
-    return {"p50": round(float(np.percentile(array, 50)), 4), "p95": round(float(np.percentile(array, 95)), 4),
-            "p99": round(float(np.percentile(array, 99)), 4), "mean": round(float(array.mean()), 4),
-            "min": round(float(array.min()), 4), "max": round(float(array.max()), 4)}
-
-
 def summarize(samples: list[Sample], started: float) -> dict:
     ok = [s for s in samples if s.ok]
     answered = [s for s in samples if s.status is not None]
@@ -210,7 +201,7 @@ def summarize(samples: list[Sample], started: float) -> dict:
         target[s.kind] = target.get(s.kind, 0) + 1
         examples.setdefault(s.kind, s.detail)
     wall = (max(s.end for s in samples) - started) if samples else 0.0
-    lat = latency([s.seconds for s in ok])
+    lat = LatencySummary.of([s.seconds for s in ok]) if ok else None  # None: no correct answer to time
     summary = {
         "sent": len(samples), "answered": len(answered), "ok": len(ok),
         "errors": sum(errors.values()), "errors_by_kind": errors,
@@ -219,9 +210,9 @@ def summarize(samples: list[Sample], started: float) -> dict:
         "throughput_rps": round(len(ok) / wall, 3) if wall else 0.0,
         "latency_s": lat,
     }
-    if lat:
-        summary["p95_over_p50"] = round(lat["p95"] / lat["p50"], 3)
-        summary["p95_within_3x_p50"] = lat["p95"] <= RATIO_TARGET * lat["p50"]
+    if lat is not None:
+        summary["p95_over_p50"] = round(lat.p95 / lat.p50, 3)
+        summary["p95_within_3x_p50"] = lat.p95 <= RATIO_TARGET * lat.p50
     return summary
 
 
@@ -234,8 +225,8 @@ def load_phase(target: Target, photos: PhotoSet, checker: Checker, concurrency: 
     summary = {"concurrency": concurrency, "duration_s": duration} | summarize(samples, started)
     lat = summary["latency_s"]
     print(f"  {summary['ok']} ok, {summary['errors']} errors, {summary['lost']} lost; "
-          f"{summary['throughput_rps']} req/s; p50 {lat.get('p50')} s p95 {lat.get('p95')} s "
-          f"p99 {lat.get('p99')} s", flush=True)
+          f"{summary['throughput_rps']} req/s; p50 {lat and lat.p50} s p95 {lat and lat.p95} s "
+          f"p99 {lat and lat.p99} s", flush=True)
     return summary
 
 
@@ -408,7 +399,7 @@ def main(argv: list[str] | None = None) -> int:
     elif not args.no_fault:
         report["fault"] = fault_section(target, photos, checker, args)
     report["machine_after"] = machine_state()
-    write_report(args.out, report)
+    write_report(args.out, report, LoadReport)
     return 0
 
 

@@ -8,9 +8,10 @@ OpenCV's own YuNet + SFace pipeline in process (the yardstick).
     python -m bench.serving --no-opencv      # skip OpenCV's pipeline (needs `make bench-env`)
 
 Writes reports/bench.json:
-* end_to_end: latency of sequential verify(1 + 15) requests after warm-up (median, p95, ...);
+* end_to_end: latency of sequential verify(1 + 15) requests after warm-up
+  (report.results.LatencySummary: p50 = median, p95, p99, ...);
 * in_process: the handler's own handle() for the same request, and its stages (decode,
-  detect, align, embed) timed separately, median / p95 over --repeats runs;
+  detect, align, embed) timed separately, p50 / p95 over --repeats runs;
 * server_overhead: end-to-end median / in-process median (and the difference in ms);
 * opencv: OpenCV's YuNet + SFace (int8) on the same 16 photos in process
   (bench/opencv_reference.py in the bench environment), and end-to-end median / its median;
@@ -48,20 +49,14 @@ import yaml
 from urllib3.filepost import encode_multipart_formdata
 
 from bench.photos import PhotoSet, photo_set, skimage_set
-from bench.target import REPO, Target, machine_state
+from bench.target import REPO, Target, machine_state, write_report
+from report.results import BenchReport, LatencySummary
 
 E2E_TARGET_S = 1.0
 EMBED_TARGET_FPS = 200.0  # batched, 2 threads (the machine's 2 cores)
 OPENCV_RATIO_TARGET = 1.0  # end-to-end median / OpenCV's in-process median
 ACCURACY_TOLERANCE = 0.001  # 0.1 point
 BENCH_PYTHON = REPO / ".venv-bench" / "bin" / "python"  # `make bench-env`: OpenCV 4 for the int8 SFace file
-
-
-def stats(values: list[float], digits: int = 4) -> dict:
-    array = np.asarray(values, dtype=np.float64)
-    return {"median": round(float(np.median(array)), digits), "p95": round(float(np.percentile(array, 95)), digits),
-            "mean": round(float(array.mean()), digits), "min": round(float(array.min()), digits),
-            "max": round(float(array.max()), digits), "n": int(len(array))}
 
 
 def timed(fn, repeats: int, warmup: int = 2) -> list[float]:
@@ -143,7 +138,7 @@ class Stages:
             data, self.max_pixels, 1 if i == 0 else self.max_faces)]
         if len(served) != len(crops) or any(not np.array_equal(a, b) for a, b in zip(served, crops, strict=False)):
             raise SystemExit("the timed steps no longer give the serving path's crops: bench.serving.Stages is stale")
-        return {key: stats(values) for key, values in times.items()}, crops
+        return {key: LatencySummary.of(values) for key, values in times.items()}, crops
 
 
 def handler_checks(handler, context, request: dict) -> dict:
@@ -193,7 +188,7 @@ def end_to_end(target: Target, photos: PhotoSet, requests_n: int, warmup: int, t
         if i >= warmup:
             latencies.append(seconds)
     session.close()
-    return {"requests": requests_n, "warmup": warmup, "model": model, "latency_s": stats(latencies),
+    return {"requests": requests_n, "warmup": warmup, "model": model, "latency_s": LatencySummary.of(latencies),
             "request_bytes": len(body)}
 
 
@@ -227,10 +222,12 @@ def engine_levers(variants: dict, batch: np.ndarray, repeats: int) -> dict:
         row = {}
         for threads in (1, 2):
             try:
-                embedder = with_threads(threads, lambda: build(threads, False))
+                # each lambda runs at once, inside with_threads: binding the loop values is for the linter
+                embedder = with_threads(threads, lambda build=build, threads=threads: build(threads, False))
+                embed = embedder.embed
                 row[f"{threads} thread(s)"] = {
-                    "batch 1": with_threads(threads, lambda: per_crop_ms(embedder.embed, batch[:1], 3 * repeats)),
-                    "batch 32": with_threads(threads, lambda: per_crop_ms(embedder.embed, batch[:32], repeats))}
+                    "batch 1": with_threads(threads, lambda embed=embed: per_crop_ms(embed, batch[:1], 3 * repeats)),
+                    "batch 32": with_threads(threads, lambda embed=embed: per_crop_ms(embed, batch[:32], repeats))}
             except Exception as exc:  # noqa: BLE001 - a lever that cannot be built is reported, not fatal
                 row[f"{threads} thread(s)"] = {"error": f"{type(exc).__name__}: {exc}"[:200]}
         out[name] = row
@@ -262,7 +259,7 @@ def serving_levers(handler, context, request: dict, backbone, batch: np.ndarray,
                                            batch_size=served.batch_size)
         try:
             handles[f"{count} thread(s)"] = with_threads(
-                count, lambda: stats(timed(lambda: handler.handle([request], context), repeats)))
+                count, lambda: LatencySummary.of(timed(lambda: handler.handle([request], context), repeats)))
         finally:
             handler.embedder = served
     out["handle_s_by_threads"] = handles
@@ -282,7 +279,8 @@ def detector_levers(handler, sets: list[PhotoSet], repeats: int) -> dict:
         for max_side in (320, 480, 640, 960):
             detector = FaceDetector(model_path=path, max_side=max_side)
             faces = sum(len(detector.detect(image)) for image in images)
-            seconds = timed(lambda: [detector.detect(image) for image in images], max(3, repeats // 4))
+            seconds = timed(lambda detector=detector, images=images: [detector.detect(image) for image in images],
+                            max(3, repeats // 4))
             rows[str(max_side)] = {"detect_s": round(median(seconds), 4), "faces_found": faces}
         out[photos.source] = {"photo_sides_px": [sides[0], sides[-1]], "by_max_side": rows}
     return out
@@ -308,7 +306,7 @@ def accuracy(embedders: dict, cache: Path, threshold: float | None) -> dict:
     sizes = {}
     for name, embedder in embedders.items():
         started = time.perf_counter()
-        scored = with_threads(2, lambda: benchmark_scores(embedder, cache))
+        scored = with_threads(2, lambda embedder=embedder: benchmark_scores(embedder, cache))
         for benchmark, (scores, same) in scored.items():
             metrics = verification_metrics(scores, same, threshold if threshold is not None else 0.0)
             row = {"roc_auc": round(metrics["roc_auc"], 5),
@@ -360,7 +358,7 @@ def opencv_reference(photos: PhotoSet, repeats: int) -> dict:
         return {"error": done.stderr[-500:]}
     result = json.loads(done.stdout)
     seconds = result.pop("seconds")
-    return {**result, "latency_s": stats(seconds),
+    return {**result, "latency_s": LatencySummary.of(seconds),
             "faces_matched": sum(score is not None for score in result["scores"])}
 
 
@@ -373,7 +371,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=30, help="end-to-end requests after warm-up (30)")
     parser.add_argument("--repeats", type=int, default=20, help="in-process repetitions (20)")
     parser.add_argument("--no-server", action="store_true", help="in process only")
-    parser.add_argument("--no-accuracy", action="store_true", help="skip the accuracy checks (pairsDevTest, held-out CelebA)")
+    parser.add_argument("--no-accuracy", action="store_true",
+                        help="skip the accuracy checks (pairsDevTest, held-out CelebA)")
     parser.add_argument("--no-levers", action="store_true", help="skip the lever measurements")
     parser.add_argument("--no-opencv", action="store_true", help="skip OpenCV's in-process pipeline")
     parser.add_argument("--data-dir", default=None, help="folder holding lfw/ (default $DATA_DIR)")
@@ -411,12 +410,12 @@ def main(argv: list[str] | None = None) -> int:
     stages, crops = Stages(handler, photos).run(args.repeats)
     report["in_process"] = {
         "threads": threads, "settings": str(handler.settings), "model": handler.label,
-        "handle_s": stats(handle_s), "stages_s": stages,
-        "stages_sum_median_s": round(sum(stage["median"] for stage in stages.values()), 4),
+        "handle_s": LatencySummary.of(handle_s), "stages_s": stages,
+        "stages_sum_median_s": round(sum(stage.p50 for stage in stages.values()), 6),
         "checks": handler_checks(handler, context, request),
     }
     if "end_to_end" in report:
-        e2e, inproc = report["end_to_end"]["latency_s"]["median"], report["in_process"]["handle_s"]["median"]
+        e2e, inproc = report["end_to_end"]["latency_s"].p50, report["in_process"]["handle_s"].p50
         report["server_overhead"] = {"ratio": round(e2e / inproc, 2), "extra_ms": round((e2e - inproc) * 1000, 1),
                                      "same_model": report["end_to_end"]["model"] == handler.label}
 
@@ -425,7 +424,7 @@ def main(argv: list[str] | None = None) -> int:
         report["opencv"] = opencv_reference(photos, args.repeats)
         if "end_to_end" in report and "latency_s" in report["opencv"]:
             report["opencv"]["end_to_end_over_opencv"] = round(
-                report["end_to_end"]["latency_s"]["median"] / report["opencv"]["latency_s"]["median"], 3)
+                report["end_to_end"]["latency_s"].p50 / report["opencv"]["latency_s"].p50, 3)
 
     from model.embedder import FaceEmbedder, ModelFacts, load_backbone
 
@@ -471,10 +470,8 @@ def main(argv: list[str] | None = None) -> int:
 
     report["targets"] = targets(report)
     report["machine_after"] = machine_state()
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
     print_summary(report)
-    print(f"wrote {args.out}")
+    write_report(args.out, report, BenchReport)
     return 0
 
 
@@ -500,7 +497,7 @@ def targets(report: dict) -> dict:
     out = {"embedding_faces_per_s_2_threads": embedding, "embedding_target": EMBED_TARGET_FPS,
            "embedding_met": embedding >= EMBED_TARGET_FPS}
     if "end_to_end" in report:
-        e2e = report["end_to_end"]["latency_s"]["median"]
+        e2e = report["end_to_end"]["latency_s"].p50
         out |= {"end_to_end_median_s": e2e, "end_to_end_target_s": E2E_TARGET_S, "end_to_end_met": e2e <= E2E_TARGET_S}
         ratio = report.get("opencv", {}).get("end_to_end_over_opencv")
         if ratio is not None:
@@ -518,18 +515,18 @@ def print_summary(report: dict) -> None:
     lines = [f"photos: {report['photos']}, {report['request']}"]
     if "end_to_end" in report:
         lat = report["end_to_end"]["latency_s"]
-        lines.append(f"end to end: median {lat['median']:.3f} s, p95 {lat['p95']:.3f} s over {lat['n']} requests")
+        lines.append(f"end to end: median {lat.p50:.3f} s, p95 {lat.p95:.3f} s over {lat.n} requests")
     if "latency_s" in report.get("opencv", {}):
         cv = report["opencv"]
-        lines.append(f"OpenCV {cv['opencv']} YuNet + SFace in process: median {cv['latency_s']['median']:.3f} s, "
-                     f"p95 {cv['latency_s']['p95']:.3f} s ({cv['threads']} threads, SFace "
+        lines.append(f"OpenCV {cv['opencv']} YuNet + SFace in process: median {cv['latency_s'].p50:.3f} s, "
+                     f"p95 {cv['latency_s'].p95:.3f} s ({cv['threads']} threads, SFace "
                      f"{cv['sface_per_crop_s'] * 1000:.1f} ms/crop); end to end / OpenCV = "
                      f"{cv.get('end_to_end_over_opencv')}")
     elif "opencv" in report:
         lines.append(f"OpenCV: {report['opencv'].get('skipped') or report['opencv'].get('error')}")
     inproc = report["in_process"]
-    lines.append(f"in process: handle() median {inproc['handle_s']['median']:.3f} s  ("
-                 + ", ".join(f"{k} {v['median'] * 1000:.1f} ms" for k, v in inproc["stages_s"].items()) + ")")
+    lines.append(f"in process: handle() median {inproc['handle_s'].p50:.3f} s  ("
+                 + ", ".join(f"{k} {v.p50 * 1000:.1f} ms" for k, v in inproc["stages_s"].items()) + ")")
     if "server_overhead" in report:
         lines.append(f"server overhead: x{report['server_overhead']['ratio']} "
                      f"(+{report['server_overhead']['extra_ms']} ms)")

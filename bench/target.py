@@ -13,6 +13,7 @@ from urllib.parse import urlparse
 
 import psutil
 import requests
+from pydantic import BaseModel, ValidationError
 
 REPO = Path(__file__).resolve().parent.parent
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
@@ -118,10 +119,27 @@ def machine_state() -> dict:
             "idle": load[0] < 0.5 * cpus and not busy}
 
 
-def write_report(path: Path, report: dict) -> None:
-    """A bench's JSON report, its folder made if needed."""
+def write_report(path: Path, report: BaseModel | dict, shape: type[BaseModel] | None = None) -> None:
+    """Every bench's JSON report: indent 2 and a final newline, its folder made if needed. The
+    report may hold models (a LatencySummary, ...).
+
+    `shape` is the model the report pages read the file with (report.results.SHAPES): a report
+    they could not read is an error, raised after the file is written so a long run is not lost."""
     import json
 
+    from report.results import first_problem
+
+    def as_json(value: object) -> object:
+        if isinstance(value, BaseModel):
+            return value.model_dump(mode="json", by_alias=True, exclude_unset=True)
+        raise TypeError(f"{type(value).__name__} is not JSON")
+
+    text = json.dumps(report, indent=2, default=as_json) + "\n"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(report, indent=2) + "\n")
+    path.write_text(text)
     print(f"wrote {path}")
+    if shape is not None:
+        try:
+            shape.model_validate_json(text)
+        except ValidationError as error:
+            raise SystemExit(f"{path}: the report pages cannot read it ({first_problem(error)})") from None

@@ -47,7 +47,8 @@ def fill(text: str, blocks: dict[str, Callable[[Reports], str]], reports: Report
         pattern = re.compile(re.escape(start) + r".*?" + re.escape(end), re.S)
         if len(pattern.findall(text)) != 1:
             raise ValueError(f"expected one `{start}` ... `{end}` block")
-        text = pattern.sub(lambda _: render(name, make, reports), text)
+        block = pattern.search(text)
+        text = text[:block.start()] + render(name, make, reports) + text[block.end():]
     return text
 
 

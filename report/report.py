@@ -208,7 +208,8 @@ def data_section(r: Report, data: dict | None, pretrain: dict | None, finetune: 
     if finetune:
         run, params = finetune.get("run", {}), finetune.get("params", {})
         rows.append([f"fine-tuning (`classes: {params.get('classes', '?')}`)",
-                     "every identity" if params.get("min_photos") == 1 else f"identities with >= {params.get('min_photos', '?')} photos",
+                     "every identity" if params.get("min_photos") == 1
+                     else f"identities with >= {params.get('min_photos', '?')} photos",
                      num(run.get("photos")), num(run.get("classes"))])
     if metrics:
         rows.append(["evaluation", "LFW pairsDevTest pairs", num(metrics.get("pairs")), "-"])
@@ -267,8 +268,9 @@ def model_section(r: Report, pretrain: dict | None, finetune: dict | None) -> No
     if interpolation:
         tar = ", ".join(f"{float(a):g}: {pct(t)}" for a, t in interpolation["validation_tar"].items())
         start = fine.get("interpolate_from", "start")
-        rows.append(["weight interpolation", f"{start} + alpha (fine-tuned - {start}), alpha = {interpolation['alpha']:g}, "
-                                             f"chosen on the calibration people's true-match rate ({tar})"])
+        rows.append(["weight interpolation",
+                     f"{start} + alpha (fine-tuned - {start}), alpha = {interpolation['alpha']:g}, "
+                     f"chosen on the calibration people's true-match rate ({tar})"])
     r.table(["part", "choice"], rows)
     r.add(f"Settings: {sources}.", "")
 
@@ -280,7 +282,8 @@ def training_section(r: Report, data: dict | None, pretrain: dict | None, finetu
     if data:
         rows.append(["data (detect + align)", "-", "-", num(data.get("photos")), duration(data.get("seconds")), "-",
                      f"`{r.command('data.json', data)}`"])
-    for name, label, doc in (("pretrain.json", "SimCLR pretraining", pretrain), ("finetune.json", "ArcFace fine-tuning", finetune)):
+    for name, label, doc in (("pretrain.json", "SimCLR pretraining", pretrain),
+                             ("finetune.json", "ArcFace fine-tuning", finetune)):
         if doc:
             run = doc.get("run", {})
             rows.append([label, num(run.get("steps")), num(run.get("epochs"), 2), num(run.get("photos")),
@@ -294,7 +297,8 @@ def training_section(r: Report, data: dict | None, pretrain: dict | None, finetu
                      f"`{r.command('ablation.json', ablation)}`"])
     r.table(["stage", "steps", "epochs", "photos", "wall time", "throughput", "command"], rows)
     r.add("Wall-clock caps (`max_minutes` in params.yaml) bound each stage; the learning-rate schedule anneals "
-          "over whichever of steps or minutes runs out first. Checkpoints every few minutes; `ARGS=--resume` continues.", "")
+          "over whichever of steps or minutes runs out first. Checkpoints every few minutes; "
+          "`ARGS=--resume` continues.", "")
 
 
 def results_section(r: Report, metrics: dict | None, pretrain: dict | None) -> None:
@@ -398,13 +402,15 @@ def experiments_section(r: Report, finetune: dict | None) -> None:
     r.table(["run", "differs from the served run in", "epochs", "accuracy", "ROC AUC", "TAR @ FAR 1%", "command"], rows)
     for path, run in runs.items():
         if (path.parent / f"{path.stem}_curves.png").is_file():
-            r.figure(f"experiments/{path.stem}_curves.png", f"training curves of `{path.name}`", run.get("command", "?"))
+            r.figure(f"experiments/{path.stem}_curves.png", f"training curves of `{path.name}`",
+                     run.get("command", "?"))
 
 
 def curves_section(r: Report) -> None:
     r.add("## Training curves", "")
     r.figure("pretrain_loss.png", "SimCLR pretraining: NT-Xent loss and learning rate", COMMANDS["pretrain.json"])
-    r.figure("finetune_curves.png", "fine-tuning: loss, batch accuracy, pairsDevTrain accuracy", COMMANDS["finetune.json"])
+    r.figure("finetune_curves.png", "fine-tuning: loss, batch accuracy, pairsDevTrain accuracy",
+             COMMANDS["finetune.json"])
     r.add("The same curves as data: `reports/plots/*.csv`, drawn by `dvc plots show` (`dvc plots diff` "
           "compares two commits).", "")
 

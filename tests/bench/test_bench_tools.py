@@ -9,7 +9,8 @@ import pytest
 
 from bench.loadtest import Checker, Sample, summarize
 from bench.photos import skimage_set
-from bench.target import Target
+from bench.target import REPO, Target, write_report
+from report.results import LatencySummary, LoadReport
 
 EXPECTED = {"results": [{"name": "test_1", "match": True, "score": 0.8, "faces": 1},
                         {"name": "test_2", "match": False, "score": None, "faces": 0}]}
@@ -33,8 +34,31 @@ def test_summary_counts_errors_and_lost_requests_apart():
     assert summary["errors_by_kind"] == {"http_507": 1} and summary["lost_by_kind"] == {"ReadTimeout": 1}
     assert summary["failure_examples"]["http_507"] == "Worker died."
     assert summary["throughput_rps"] == 1.0  # 3 correct answers in 3 s
-    assert summary["latency_s"]["p50"] == 1.0
+    assert summary["latency_s"].p50 == 1.0 and summary["latency_s"].n == 3  # correct answers only
     assert summary["p95_within_3x_p50"] is True
+
+
+def test_a_summary_without_a_correct_answer_has_no_latency():
+    summary = summarize([Sample(0.0, 1.0, None, "ReadTimeout")], started=0.0)
+    assert summary["latency_s"] is None and "p95_over_p50" not in summary
+
+
+def test_every_report_is_written_alike_with_its_models_inside(tmp_path):
+    out = tmp_path / "new" / "load.json"
+    write_report(out, {"latency_s": LatencySummary.of([0.1, 0.3])})
+    text = out.read_text()
+    assert text.endswith("}\n") and text.startswith('{\n  "latency_s": {\n    "n": 2,')
+    assert json.loads(text)["latency_s"]["p50"] == 0.2
+
+
+def test_a_report_the_pages_cannot_read_is_written_then_refused(tmp_path):
+    out = tmp_path / "load.json"
+    report = json.loads((REPO / "reports/load.json").read_text())
+    write_report(out, report, LoadReport)  # the committed report: accepted
+    del report["machine"]
+    with pytest.raises(SystemExit, match="machine: Field required"):
+        write_report(out, report, LoadReport)
+    assert "machine" not in json.loads(out.read_text())  # the measurement is kept all the same
 
 
 def test_load_goes_to_loopback_only(tmp_path):
@@ -85,7 +109,7 @@ def test_opencv_yardstick_runs_the_same_photos():
     if not BENCH_PYTHON.is_file():
         pytest.skip(f"{BENCH_PYTHON} is missing: `make bench-env` installs OpenCV 4 for the yardstick")
     result = opencv_reference(skimage_set(), repeats=1)
-    assert result["opencv"].startswith("4.") and result["latency_s"]["n"] == 1
+    assert result["opencv"].startswith("4.") and result["latency_s"].n == 1
     assert len(result["scores"]) == 15 and result["faces_matched"] >= 5  # the astronaut and the camera man
     scores = [s for s in result["scores"] if s is not None]
     assert max(scores) > 0.6 > min(scores)  # her own photos match, other people do not

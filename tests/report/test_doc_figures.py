@@ -11,6 +11,7 @@ import pytest
 from report import doc_figures
 from report.figure_table import Reports
 from report.front_page import headline
+from report.performance_page import performance
 
 REPO = Path(__file__).resolve().parents[2]
 BLOCK = re.compile(r"<!-- figures:(\w+):start -->.*?<!-- figures:\1:end -->", re.S)
@@ -85,10 +86,37 @@ def test_a_report_of_another_shape_says_what_it_lacks_and_the_rest_stands(tmp_pa
     shutil.copy(REPO / "reports/metrics.json", tmp_path / "metrics.json")
     text = headline(Reports(tmp_path))
     bench_rows = [line for line in text.splitlines() if "`reports/bench.json`" in line]
-    assert len(bench_rows) == 2 and all("_not in the report (KeyError" in r for r in bench_rows)
+    # where the file first differs from report.results.BenchReport
+    assert len(bench_rows) == 2 and all("_not in the report (machine: Field required)" in r for r in bench_rows)
     assert all("`make bench BENCH_ARGS=--x`" in r for r in bench_rows)  # the recorded command wins
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert f"accuracy **{100 * metrics['accuracy']:.2f}%**" in text
+
+
+def test_a_section_a_bench_run_left_out_names_itself_and_the_rest_stands(tmp_path):
+    """`make bench BENCH_ARGS=--no-levers` writes no levers: their rows say so, the others stand."""
+    copy_repo_pages(tmp_path)
+    bench = tmp_path / "reports/bench.json"
+    doc = json.loads(bench.read_text())
+    del doc["levers"]
+    bench.write_text(json.dumps(doc))
+    text = performance(Reports(tmp_path / "reports"))
+    rows = {line.split(" | ")[0].lstrip("| "): line for line in text.splitlines() if line.startswith("| ")}
+    assert "_not in the report (NotInReport: levers)" in rows["batching (the faces of one request)"]
+    assert "_not in the report" not in rows["verify(1 + 15) end to end"]
+
+
+def test_a_report_written_before_the_latency_summary_reads_as_one_written_after(tmp_path):
+    """bench.json called p50 `median`; a rerun writes report.results.LatencySummary (p50, p99, ...)."""
+    copy_repo_pages(tmp_path)
+    bench = tmp_path / "reports/bench.json"
+    doc = json.loads(bench.read_text())
+    before = headline(Reports(tmp_path / "reports"))
+    for latency in (doc["end_to_end"]["latency_s"], doc["opencv"]["latency_s"]):
+        latency["p50"] = latency.pop("median")
+        latency["p99"] = latency["max"]
+    bench.write_text(json.dumps(doc))
+    assert headline(Reports(tmp_path / "reports")) == before
 
 
 def test_a_page_without_its_block_is_an_error_naming_the_page(tmp_path, capsys):

@@ -23,16 +23,18 @@ def test_report_from_every_output_shows_the_numbers_figures_and_commands(tmp_pat
     text = build(tmp_path)
     assert json.loads((tmp_path / "reports/data.json").read_text())["photos"] == 19533  # snapshot for git
     for expected in ("accuracy **97.30%**", "`sface-simclr-arcface-20250101`", "13,233", "6,270", "30 |",
-                     "15,514", "12,012", "1,980", "40 min 00 s", "45 min 00 s", "OpenCV SFace", f"{sface.EMBEDDING_DIM}-d",
+                     "15,514", "12,012", "1,980", "40 min 00 s", "45 min 00 s", "OpenCV SFace",
+                     f"{sface.EMBEDDING_DIM}-d",
                      "112x112", "TAR at FAR 0.1% 64.00%", "first 24 blocks frozen",
-                     "| (a) SimCLR + ArcFace | 0.900 |", "SimCLR backbone | 71.20%", "pretrained start (before SimCLR) | 59.80%",
+                     "| (a) SimCLR + ArcFace | 0.900 |", "SimCLR backbone | 71.20%",
+                     "pretrained start (before SimCLR) | 59.80%",
                      "accepted 5/5", "96.00%", "verify_1_plus_15.p50_ms | 812.5 |", "`make bench`",
                      "0.3571: false-match rate 0.001 on 120000 impostor pairs of 250 held-out people)",
                      "| calibration | 1,400 |", "| celeba_test | 1,260 |", "| calibration | 1,900 |",
                      "| LFW View 1 protocol: pairsDevTrain | 0.4102 | 95.50% |", "97.80%",
-                     "Held-out CelebA (60 people, 1,260 photos, serving threshold): pair accuracy 96.10%, ROC AUC 0.9912; "
-                     "plain 60/60 trials pass (100.00%), 41 perfect (68.33%); composited 57/60 trials pass (95.00%), "
-                     "30 perfect (50.00%).",
+                     "Held-out CelebA (60 people, 1,260 photos, serving threshold): pair accuracy 96.10%, "
+                     "ROC AUC 0.9912; plain 60/60 trials pass (100.00%), 41 perfect (68.33%); "
+                     "composited 57/60 trials pass (95.00%), 30 perfect (50.00%).",
                      "| 0.3571 | 0.0987% | 97.12% |", "| 0.4500 | 0.0002% | 90.20% |",
                      "| (h) SFace alone | 93.0% |", "reproduce: `make transfer-ablation`",
                      "`load.phases`:\n\n| concurrency | latency_s.p50 |\n|---|---|\n| 4 | 0.43 |\n| 8 | 0.64 |"):
@@ -55,7 +57,8 @@ def test_experiments_not_served_show_what_differs_and_their_command(tmp_path):
         "pairsDevTest": {"accuracy": 0.868, "roc_auc": 0.933, "tar_at_far_1pct": 0.456},
         "command": "python -m finetune.train --set epochs=40"}))
     text = build(tmp_path)
-    assert "| `longer.json` | epochs=40 | 40.0 | 86.80% | 0.9330 | 45.60% | `python -m finetune.train --set epochs=40` |" in text
+    assert ("| `longer.json` | epochs=40 | 40.0 | 86.80% | 0.9330 | 45.60% | "
+            "`python -m finetune.train --set epochs=40` |") in text
     assert "`longer.json`: overfits" in text
 
 
@@ -63,10 +66,11 @@ def test_report_without_any_run_lists_what_to_run(tmp_path):
     (tmp_path / "cache").mkdir()
     text = build(tmp_path)
     missing = re.findall(r"_Not run yet:_ .*`(make [\w-]+)` writes it\.", text)
-    for command in ("make data", "make evaluate", "make ablation", "make transfer-ablation", "make pretrain", "make finetune",
-                    "make demo", "make demo-eval", "make bench", "make loadtest"):
+    for command in ("make data", "make evaluate", "make ablation", "make transfer-ablation", "make pretrain",
+                    "make finetune", "make demo", "make demo-eval", "make bench", "make loadtest"):
         assert command in missing, command
-    assert "![" not in text and "pretraining from params.yaml (not run yet), fine-tuning from params.yaml (not run yet)" in text
+    assert "![" not in text
+    assert "pretraining from params.yaml (not run yet), fine-tuning from params.yaml (not run yet)" in text
     assert not (tmp_path / "reports/data.json").exists()
 
 
@@ -79,7 +83,8 @@ def test_the_model_section_follows_the_served_architecture(tmp_path):
         doc = json.loads(path.read_text())
         doc["params"] |= changes
         if name == "finetune.json":  # the weights' own config describes the model, not the arch setting
-            doc["run"]["config"] = {"name": "mobilenet_v3_small", "embedding_dim": 256, "input_size": 112, "dropout": 0.2}
+            doc["run"]["config"] = {"name": "mobilenet_v3_small", "embedding_dim": 256, "input_size": 112,
+                                    "dropout": 0.2}
         if name == "pretrain.json":
             doc["pairsDevTest"]["random_init"] = doc["pairsDevTest"].pop("before")
         path.write_text(json.dumps(doc))
