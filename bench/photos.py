@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 
 from data.lfw import default_data_dir
-from demo.sampling import PhotoSet, load_devtest_people, sample_set
+from data.lfw_sampling import PhotoSet, load_devtest_people, sample_set
 
 TESTS = 15
 
