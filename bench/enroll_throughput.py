@@ -33,8 +33,9 @@ import requests
 from client import read_key_file
 from client.gallery import Gallery
 from client.gallery.bulk import BulkEnrolment
+from data.lfw import lfw_photo
+from data.lfw_sampling import load_devtest_people
 from demo.common import add_client_args, data_dir, make_client
-from demo.sampling import lfw_photo, load_devtest_people
 
 REPORT = Path("reports") / "gallery_enroll.json"
 MODEL = "face-embed"

@@ -1,9 +1,8 @@
-"""The contact sheet, one renderer for `make demo` (a PNG) and the web page: the reference and
-every test photo with its faces boxed, a caption per photo (verdict, score, the truth when
-known, or the photo's error) and a legend.
+"""The contact sheet: a verify answer as one picture, for `make demo` (a PNG) and the web page.
+The reference and every test photo with its faces boxed (`drawing.py`'s palette), a caption
+per photo (verdict, score, the truth when known, or the photo's error) and a legend.
 
-Drawn with Pillow: a page answer must come in well under a second, and JPEG photos are
-decoded at reduced size (`draft`) since a tile is small.
+Drawn with Pillow (the `images` extra): a page answer must come in well under a second.
 """
 from __future__ import annotations
 
@@ -12,56 +11,23 @@ import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
-from PIL import Image, ImageDraw, ImageFont, ImageOps
+from PIL import Image, ImageDraw
 
-from client.models import Box, VerificationResult
-
-GREEN, RED, BLUE = "#1a9c3a", "#d62728", "#1f5fbf"
+from .drawing import FaceKind, FaceMark, box_outline, draw_faces, font, thumbnail
+from .models import VerificationResult
 
 TILE = 220  # photo area of a tile, pixels
 CAPTION = 62  # caption height under each tile: 3 lines
 GAP = 10
 COLUMNS = 6
 LEGEND = 64
-OTHER = "#e0b000"  # dashed: the other faces of a test photo
+BOX_WIDTH = 4
 WRONG = "#ff7f0e"  # frame: the verdict differs from the truth (the sampled set's, or the user's marks)
-ERROR_TEXT = RED
+ERROR_TEXT = FaceKind.NO_MATCH.color
+ERROR_TILE = "#fbeaea"
 TEXT = "#222222"
-FONT = ImageFont.load_default(size=13)
-BOLD = ImageFont.load_default(size=15)
-
-
-def thumbnail(path: str | Path, size: int = TILE) -> tuple[Image.Image, float]:
-    """The photo as the server sees it (EXIF rotation applied), fitted into size x size,
-    and the factor from the photo's pixels to the thumbnail's."""
-    with Image.open(path) as image:
-        full = max(image.size)
-        image.draft("RGB", (size, size))  # JPEG: decode at 1/2 .. 1/8 size
-        small = ImageOps.exif_transpose(image).convert("RGB")
-    scale = max(small.size) / full
-    fit = min(size / small.width, size / small.height, 1.0 / scale if scale else 1.0)
-    size = (max(1, round(small.width * fit)), max(1, round(small.height * fit)))
-    return small.resize(size, Image.Resampling.LANCZOS), scale * fit
-
-
-def dashed_rectangle(draw: ImageDraw.ImageDraw, xy: Sequence[float], color: str, width: int = 2,
-                     dash: int = 6) -> None:
-    x0, y0, x1, y1 = xy
-    corners = [(x0, y0), (x1, y0), (x1, y1), (x0, y1), (x0, y0)]
-    for (ax, ay), (bx, by) in zip(corners, corners[1:], strict=False):
-        length = math.dist((ax, ay), (bx, by))
-        position = 0.0
-        while position < length:
-            t0, t1 = position / length, min(position + dash, length) / length
-            draw.line([(ax + (bx - ax) * t0, ay + (by - ay) * t0), (ax + (bx - ax) * t1, ay + (by - ay) * t1)],
-                      fill=color, width=width)
-            position += 2 * dash
-
-
-def scaled_box(box: Box, scale: float, offset: tuple[int, int]) -> tuple[float, float, float, float]:
-    x, y, w, h = box
-    return (offset[0] + x * scale, offset[1] + y * scale, offset[0] + (x + w) * scale,
-            offset[1] + (y + h) * scale)
+FONT = font(13)
+BOLD = font(15)
 
 
 def _fit(text: str, limit: int = 34) -> str:
@@ -71,16 +37,17 @@ def _fit(text: str, limit: int = 34) -> str:
 def legend(draw: ImageDraw.ImageDraw, width: int, title: str, truth: str | None) -> None:
     draw.text((GAP, 8), title, fill=TEXT, font=BOLD)
     x, y = GAP, 36
-    keys = [(BLUE, "solid", "reference face"), (GREEN, "solid", "match (best face)"),
-            (RED, "solid", "no match (best face)"), (OTHER, "dashed", "other faces")]
+    keys: list[tuple[FaceKind | None, str]] = [
+        (FaceKind.REFERENCE, "reference face"), (FaceKind.MATCH, "match (best face)"),
+        (FaceKind.NO_MATCH, "no match (best face)"), (FaceKind.OTHER, "other faces")]
     if truth:
-        keys.append((WRONG, "frame", f"verdict differs from {truth}"))
-    for color, style, text in keys:
+        keys.append((None, f"verdict differs from {truth}"))  # None: the frame around a wrong tile
+    for kind, text in keys:
         box = (x, y, x + 26, y + 16)
-        if style == "dashed":
-            dashed_rectangle(draw, box, color, 2, 4)
+        if kind is None:
+            draw.rectangle(box, outline=WRONG, width=5)
         else:
-            draw.rectangle(box, outline=color, width=3 if style == "solid" else 5)
+            box_outline(draw, box, kind, BOX_WIDTH)
         draw.text((x + 34, y), text, fill=TEXT, font=FONT)
         x += 34 + int(draw.textlength(text, font=FONT)) + 28
 
@@ -108,7 +75,7 @@ def contact_sheet(reference: str | Path, tests: Sequence[str | Path], result: Ve
     def paste(i: int, path) -> tuple[float, tuple[int, int]] | None:
         left, top = origin(i)
         try:
-            photo, scale = thumbnail(path)
+            photo, scale = thumbnail(path, TILE)
         except (OSError, ValueError, Image.DecompressionBombError):
             draw.rectangle((left, top, left + TILE, top + TILE), fill="#f2f2f2", outline="#cccccc")
             draw.text((left + 8, top + TILE // 2 - 8), "cannot be shown", fill=TEXT, font=FONT)
@@ -122,33 +89,38 @@ def contact_sheet(reference: str | Path, tests: Sequence[str | Path], result: Ve
         for k, (text, color) in enumerate(lines[:3]):
             draw.text((left, top + TILE + 4 + 17 * k), text, fill=color, font=FONT)
 
+    def boxes(placed: tuple[float, tuple[int, int]], marks: list[FaceMark]) -> None:
+        draw_faces(sheet, marks, scale=placed[0], offset=placed[1], width=BOX_WIDTH)
+
     placed = paste(0, reference)
     if placed:
-        draw.rectangle(scaled_box(result.reference.box, *placed), outline=BLUE, width=3)
-    caption(0, [("REFERENCE", BLUE), (_fit(Path(reference).name), TEXT)])
+        boxes(placed, [FaceMark(result.reference.box, FaceKind.REFERENCE)])
+    caption(0, [("REFERENCE", FaceKind.REFERENCE.color), (_fit(Path(reference).name), TEXT)])
 
     for i, (path, item, label) in enumerate(zip(tests, result.results, labels, strict=False), start=1):
         left, top = origin(i)
         if item.error is not None:
-            draw.rectangle((left, top, left + TILE, top + TILE), fill="#fbeaea", outline=RED, width=2)
+            draw.rectangle((left, top, left + TILE, top + TILE), fill=ERROR_TILE, outline=ERROR_TEXT, width=2)
             wrapped = textwrap.wrap(f"{item.error.code}: {item.error.message}", 30)[:8]
             draw.multiline_text((left + 8, top + 8), "\n".join(wrapped), fill=ERROR_TEXT, font=FONT)
             caption(i, [(f"{i}. {_fit(label)}", TEXT), ("error: photo not used", ERROR_TEXT)])
             continue
         placed = paste(i, path)
         if placed:
-            for detection in item.detections if other_faces else []:
-                if item.box is None or tuple(detection.box) != tuple(item.box):
-                    dashed_rectangle(draw, scaled_box(detection.box, *placed), OTHER, 2)
+            marks = [FaceMark(d.box, FaceKind.OTHER) for d in (item.detections if other_faces else [])
+                     if item.box is None or tuple(d.box) != tuple(item.box)]
             if item.box is not None:
-                draw.rectangle(scaled_box(item.box, *placed), outline=GREEN if item.match else RED, width=4)
+                marks.append(FaceMark(item.box, FaceKind.MATCH if item.match else FaceKind.NO_MATCH))
+            boxes(placed, marks)
         score = "no face" if item.score is None else f"score {item.score:.3f}"
         verdict = "MATCH" if item.match else "no match"
         faces = f"{item.faces} face{'' if item.faces == 1 else 's'}"
-        lines = [(f"{i}. {_fit(label)}", TEXT), (f"{verdict}  {score}  ({faces})", GREEN if item.match else TEXT)]
+        lines = [(f"{i}. {_fit(label)}", TEXT),
+                 (f"{verdict}  {score}  ({faces})", FaceKind.MATCH.color if item.match else TEXT)]
         if marked_same is not None:
             same, right = (i - 1) in marked_same, bool(item.match) == ((i - 1) in marked_same)
-            lines.append((f"{'same' if same else 'other'} person: {'right' if right else 'WRONG'}", TEXT if right else WRONG))
+            lines.append((f"{'same' if same else 'other'} person: {'right' if right else 'WRONG'}",
+                          TEXT if right else WRONG))
             if not right:
                 draw.rectangle((left - 3, top - 3, left + TILE + 3, top + TILE + 3), outline=WRONG, width=5)
         caption(i, lines)

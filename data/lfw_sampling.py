@@ -1,6 +1,7 @@
-"""The 1 + 15 protocol: one reference photo, 5 more photos of the same person and one photo
-each of 10 other people, all drawn with a fixed seed from LFW's peopleDevTest (never
-trained on) among the people with >= 6 photos; the 15 tests are shuffled.
+"""The 1 + 15 protocol on LFW: one reference photo, 5 more photos of the same person and one
+photo each of 10 other people, all drawn with a fixed seed from LFW's peopleDevTest (never
+trained on) among the people with >= 6 photos; the 15 tests are shuffled. `make demo`, the web
+page's sample button and the bench draw their sets here.
 
 Pure Python (no numpy): the same seed gives the same set on any machine.
 """
@@ -10,8 +11,7 @@ import random
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from client.photos import PHOTO_SUFFIXES
-from data.lfw import default_data_dir, lfw_photo, people_file, read_people  # noqa: F401 (the demo's names)
+from data.lfw import lfw_photo, people_file, read_people
 
 SAME = 5  # test photos of the reference person
 OTHERS = 10  # test photos of other people, one person each
@@ -36,7 +36,8 @@ def eligible(people: dict[str, int], min_photos: int = MIN_PHOTOS) -> list[str]:
 @dataclass(frozen=True)
 class PhotoSet:
     """One verify request's photos, 1 + N: a reference and N tests, with the truth when known.
-    The one photo-set type of the demo, the web page (ui/samples.py) and the bench (bench/photos.py)."""
+    The one photo-set type of the demo, the web page (ui/samples.py) and the bench (bench/photos.py):
+    LFW sets come from `sample_set`, own photos from the demo's `folder_set`."""
 
     reference: Path | bytes  # a photo file, or its encoded bytes (photos made in memory)
     tests: list[Path | bytes]
@@ -97,24 +98,6 @@ def sample_set(people: dict[str, int], data_dir: str | Path, seed: int,
     return PhotoSet(reference=lfw_photo(data_dir, person, numbers[0]), tests=[t[0] for t in tests],
                     same=[t[2] for t in tests], people=[t[1] for t in tests], reference_person=person, seed=seed,
                     source=f"lfw peopleDevTest seed {seed}")
-
-
-def folder_set(reference: str | Path, tests: str | Path) -> PhotoSet:
-    """Own photos, no truth: a reference and a folder of test photos (or a list of files)."""
-    reference = Path(reference)
-    if not reference.is_file():
-        raise FileNotFoundError(f"reference photo {reference} not found")
-    tests = Path(tests)
-    if tests.is_dir():
-        files = sorted(p for p in tests.iterdir() if p.is_file() and p.suffix.lower() in PHOTO_SUFFIXES
-                       and p.resolve() != reference.resolve())
-    elif tests.is_file():
-        files = [tests]
-    else:
-        raise FileNotFoundError(f"test folder {tests} not found")
-    if not files:
-        raise FileNotFoundError(f"no photos ({', '.join(sorted(PHOTO_SUFFIXES))}) in {tests}")
-    return PhotoSet(reference=reference, tests=files, source=str(tests))
 
 
 def score_set(photo_set: PhotoSet, matches: list[bool]) -> dict:

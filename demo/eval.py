@@ -18,8 +18,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from client.cli.terminal import glue_token
-from demo.common import add_client_args, data_dir, make_client, output_path, run_main, verify_all
-from demo.sampling import (
+from data.lfw_sampling import (
     OTHERS,
     REQUIRED_ACCEPTED,
     REQUIRED_REJECTED,
@@ -28,6 +27,7 @@ from demo.sampling import (
     sample_set,
     score_set,
 )
+from demo.common import add_client_args, data_dir, make_client, output_path, run_main, verify_all
 
 
 def summarize(per_set: list[dict], same_scores: list[float | None], other_scores: list[float | None]) -> dict:
@@ -81,7 +81,8 @@ def main(argv: list[str] | None = None) -> int:
                 model, threshold = result.model, result.threshold
                 row = {"seed": seed, "person": demo_set.reference_person} | score_set(demo_set, result.match_flags)
                 row["wrong"] = [{"file": path.name, "truth_same": same, "score": r.score, "faces": r.faces}
-                                for path, same, r in zip(demo_set.tests, demo_set.same, result.results, strict=False) if r.match != same]
+                                for path, same, r in zip(demo_set.tests, demo_set.same, result.results, strict=False)
+                                if r.match != same]
                 per_set.append(row)
                 for same, r in zip(demo_set.same, result.results, strict=False):
                     (same_scores if same else other_scores).append(r.score)
@@ -99,7 +100,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"meeting the requirement (>= {REQUIRED_ACCEPTED}/{SAME} accepted, >= {REQUIRED_REJECTED}/{OTHERS} "
               f"rejected): {report['share_meeting_requirement']:.0%}")
         print(f"perfect 15/15: {report['share_perfect']:.0%}")
-        print(f"mean accepted {report['mean_accepted']:.2f}/{SAME}, mean rejected {report['mean_rejected']:.2f}/{OTHERS}")
+        print(f"mean accepted {report['mean_accepted']:.2f}/{SAME}, "
+              f"mean rejected {report['mean_rejected']:.2f}/{OTHERS}")
         print(f"wrote {out}")
         return 0
 

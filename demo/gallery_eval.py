@@ -31,8 +31,9 @@ from client import FaceClient
 from client.gallery import Gallery
 from client.gallery.faces import FaceChoiceError, enrolment_face
 from client.gallery.store import collection_for
+from data.lfw import lfw_photo
+from data.lfw_sampling import load_devtest_people
 from demo.common import add_client_args, data_dir, run_main
-from demo.sampling import lfw_photo, load_devtest_people
 
 REPORT = Path("reports") / "gallery.json"
 

@@ -15,17 +15,17 @@ import sys
 from pathlib import Path
 
 from client.cli.terminal import format_table, glue_token
-from demo.common import add_client_args, data_dir, make_client, output_path, run_main, verify_all
-from demo.sampling import (
+from client.contact_sheet import contact_sheet
+from data.lfw_sampling import (
     REQUIRED_ACCEPTED,
     REQUIRED_REJECTED,
     PhotoSet,
-    folder_set,
     load_devtest_people,
     sample_set,
     score_set,
 )
-from demo.sheet import contact_sheet
+from demo.common import add_client_args, data_dir, make_client, output_path, run_main, verify_all
+from demo.own_photos import folder_set
 
 
 def _display(path: Path, root: Path | None) -> str:
@@ -48,9 +48,9 @@ def predictions(demo_set: PhotoSet, result, all_boxes, root: Path | None) -> dic
     tests = []
     for i, (path, item, boxes) in enumerate(zip(demo_set.tests, result.results, all_boxes, strict=False)):
         same = demo_set.truth(i)
-        row = {"name": item.name, "file": _display(path, root), "person": demo_set.people[i] if demo_set.people else None,
-               "truth_same": same, "match": item.match, "score": item.score, "box": item.box,
-               "faces": item.faces, "all_boxes": boxes}
+        row = {"name": item.name, "file": _display(path, root),
+               "person": demo_set.people[i] if demo_set.people else None, "truth_same": same,
+               "match": item.match, "score": item.score, "box": item.box, "faces": item.faces, "all_boxes": boxes}
         if same is not None:
             row["correct"] = item.match == same
         tests.append(row)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gradio as gr
 
 from client import FaceClientError
-from ui.sheet import labelled_faces
+from client.drawing import FaceKind, FaceMark, labelled_photo
 from ui.verify import photo_label
 
 PEOPLE_HEADERS = ["name", "photos", "model"]
@@ -49,17 +49,18 @@ class IdentifyTab:
             found = self.gallery.identify(photo)
         except FaceClientError as exc:
             return None, None, f"**Not identified:** {exc}"
-        labels = []
+        marks = []
         rows = []
         for i, face in enumerate(found.faces, start=1):
             who = face.identity or "unknown"
             score = "" if face.score is None else f" {face.score:.2f}"
-            labels.append((face.box, f"{i}. {who}{score}", face.identity is not None))
+            kind = FaceKind.MATCH if face.identity is not None else FaceKind.NO_MATCH
+            marks.append(FaceMark(face.box, kind, f"{i}. {who}{score}"))
             rows.append([i, who, "" if face.score is None else round(face.score, 3),
                          ", ".join(f"{c.name} {c.score:.2f}" for c in face.candidates)])
         summary = (f"{len(found.faces)} face{'' if len(found.faces) == 1 else 's'} "
                    f"(threshold {found.threshold:.3f}; model {found.model})")
-        return labelled_faces(photo, labels), rows, summary
+        return labelled_photo(photo, marks), rows, summary
 
     def build(self, page: gr.Blocks) -> None:
         with gr.Row():

@@ -1,10 +1,11 @@
 """The sample-set button: a seeded 1 + 15 set from LFW peopleDevTest (the `make demo`
-protocol, demo.sampling.PhotoSet), when the data folder is there."""
+protocol, data/lfw_sampling.py), when the data folder is there."""
 from __future__ import annotations
 
 from pathlib import Path
 
-from demo.sampling import PhotoSet, load_devtest_people, people_file, sample_set
+from data.lfw import people_file
+from data.lfw_sampling import PhotoSet, load_devtest_people, sample_set
 
 
 def available(data_dir: str | Path) -> bool:

@@ -11,7 +11,7 @@ from pathlib import Path
 import gradio as gr
 
 from client import FaceClient, FaceClientError
-from demo.sheet import contact_sheet
+from client.contact_sheet import contact_sheet
 from ui import samples
 from ui.verify import TABLE_HEADERS, answer_json, photo_label, table, tally, verify
 

@@ -1,10 +1,10 @@
-"""Boxes and names drawn on a frame: green a name (or a match), red unknown (no match),
-grey while the track's votes do not agree yet."""
+"""Tracked faces drawn on a frame with the project's face boxes (`client/drawing.py`): green a
+name (or a match), red unknown (no match), grey while the track's votes do not agree yet."""
 from __future__ import annotations
 
+from ..drawing import FaceKind, FaceMark, draw_faces
 from .tracking import TrackedFace
 
-NAMED, UNKNOWN, PENDING = (40, 200, 80), (220, 50, 50), (160, 160, 160)
 PENDING_TEXT = "..."
 
 
@@ -16,21 +16,13 @@ def caption(face: TrackedFace, unknown: str) -> str:
     return f"#{face.track} {label.name or unknown}{score}"
 
 
+def mark(face: TrackedFace, unknown: str) -> FaceMark:
+    kind = FaceKind.PENDING if not face.label.agreed else FaceKind.MATCH if face.label.name else FaceKind.NO_MATCH
+    return FaceMark(face.box, kind, caption(face, unknown))
+
+
 def draw(frame, faces: list[TrackedFace], unknown: str = "unknown"):
     """The frame (HxWx3 RGB array) as a PIL image with each face boxed and captioned."""
-    from PIL import Image, ImageDraw, ImageFont
+    from PIL import Image
 
-    image = Image.fromarray(frame)
-    pen = ImageDraw.Draw(image)
-    size = max(12, image.height // 30)
-    font = ImageFont.load_default(size=size)
-    for face in faces:
-        x, y, w, h = face.box
-        color = PENDING if not face.label.agreed else NAMED if face.label.name else UNKNOWN
-        pen.rectangle([x, y, x + w, y + h], outline=color, width=max(2, size // 6))
-        text = caption(face, unknown)
-        left, top, right, bottom = pen.textbbox((x, y), text, font=font)
-        top_y = y - (bottom - top) - 6 if y - (bottom - top) - 6 >= 0 else y + h + 2
-        pen.rectangle([x, top_y, x + (right - left) + 6, top_y + (bottom - top) + 6], fill=color)
-        pen.text((x + 3, top_y + 3 - (top - y)), text, fill=(255, 255, 255), font=font)
-    return image
+    return draw_faces(Image.fromarray(frame), [mark(face, unknown) for face in faces])

@@ -5,19 +5,18 @@ from pathlib import Path
 
 import pytest
 
-from demo.sampling import (
+from data.lfw import lfw_photo, read_people
+from data.lfw_sampling import (
     MIN_PHOTOS,
     OTHERS,
     SAME,
     PhotoSet,
     eligible,
-    folder_set,
-    lfw_photo,
     load_devtest_people,
-    read_people,
     sample_set,
     score_set,
 )
+from demo.own_photos import folder_set
 
 # `data_dir` (tests/conftest.py) skips these tests with a clear reason when LFW is absent.
 

@@ -6,7 +6,7 @@ import numpy as np
 from PIL import Image
 
 from client import VerificationResult
-from demo.sheet import TILE, contact_sheet
+from client.contact_sheet import TILE, contact_sheet
 from ui.__main__ import main as ui_main
 from ui.verify import answer_json, table, tally
 
