@@ -91,38 +91,34 @@ def live_figures(client, gallery, clip: clips.Clip, warm_up: int = 5) -> dict:
 
 
 def clip_run(client, gallery, clip: clips.Clip, video: Path, tracking: bool) -> dict:
-    """The LFW clip decoded and sampled as `video identify` does: look-ups, and accuracy per
-    frame, per face and per track."""
-    from client.video.clip import sampled_frames
+    """The LFW clip identified as `video identify` does (`identify_clip`): look-ups, and
+    accuracy per frame, per face and per track."""
     from client.video.drawing import PENDING_TEXT
-    from client.video.frames import FrameIdentifier
-    from client.video.identities import GalleryIdentifier
-    from client.video.timeline import Timeline
+    from client.video.identify import identify_clip
 
-    frames = FrameIdentifier(client, GalleryIdentifier(gallery), SAMPLE_FPS, tracking=tracking)
-    timeline = Timeline()
-    right_frames = right_faces = faces_total = 0
-    count = 0
-    for t, frame in sampled_frames(video, SAMPLE_FPS):
-        result = frames.process(frame)
-        timeline.add(t, result.faces)
+    right = {"frames": 0, "faces": 0, "present": 0}
+
+    def score(t: float, frame, result) -> None:
         shown = [f.label.name if f.label.agreed else PENDING_TEXT for f in result.faces]
         present = clip.present(t)
-        right_frames += sorted(shown, key=str) == sorted(present, key=str)
+        right["frames"] += sorted(shown, key=str) == sorted(present, key=str)
         remaining = list(present)
         for name in shown:  # a face is right when its name is one of those present (each once)
             if name in remaining:
                 remaining.remove(name)
-                right_faces += 1
-        faces_total += len(present)
-        count += 1
-    rows = clips.matched_tracks(timeline.tracks(frames.tracker), clip)
+                right["faces"] += 1
+        right["present"] += len(present)
+
+    report = identify_clip(video, client, gallery, fps=SAMPLE_FPS, tracking=tracking, on_frame=score)
+    if report.error is not None:
+        raise SystemExit(f"{video}: {report.error.message}")
+    rows = clips.matched_tracks([track.model_dump() for track in report.tracks], clip)
     appearances = [r for r in rows if "extra" not in r]
     duration = clip.duration_s
-    return {"frames": count, "embeddings_per_video_s": round(frames.embeddings / duration, 2),
-            "lookups_per_video_s": round(frames.tracker.lookups / duration, 2),
-            "right_frames": round(right_frames / count, 4),
-            "right_faces": round(right_faces / faces_total, 4) if faces_total else None,
+    return {"frames": report.frames, "embeddings_per_video_s": round(report.embeddings / duration, 2),
+            "lookups_per_video_s": round(report.lookups / duration, 2),
+            "right_frames": round(right["frames"] / report.frames, 4),
+            "right_faces": round(right["faces"] / right["present"], 4) if right["present"] else None,
             "right_tracks": round(sum(r["identity_ok"] and r["start_error_s"] <= TOLERANCE_S
                                       and r["end_error_s"] <= TOLERANCE_S for r in appearances) / len(appearances), 4),
             "extra_tracks": len(rows) - len(appearances), "timeline": appearances}
@@ -130,7 +126,8 @@ def clip_run(client, gallery, clip: clips.Clip, video: Path, tracking: bool) -> 
 
 def video_identify(target: Target, video: Path, gallery_dir: str, out: Path) -> dict:
     command = [sys.executable, "-m", "client", "video", "identify", str(video), "--gallery", gallery_dir,
-               "--fps", str(SAMPLE_FPS), "--json", str(out), "--url", target.inference, "--key-file", str(target.key_file)]
+               "--fps", str(SAMPLE_FPS), "--json", str(out), "--url", target.inference,
+               "--key-file", str(target.key_file)]
     done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=900)
     if done.returncode != 0:
         raise SystemExit(f"video identify failed ({done.returncode}): {done.stderr[-1500:]}")

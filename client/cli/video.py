@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 
 from .common import make_client, write_json
@@ -41,10 +40,13 @@ def cmd_identify(args) -> int:
         raise SystemExit("error: --out takes one clip")
     try:
         from ..video import identities
+        from ..video.identify import identify_clip
     except ImportError as exc:
-        raise SystemExit(f"error: video needs the `video` extra (pip install 'face-verify-client[video]'): {exc}")
+        raise SystemExit("error: video needs the `video` extra "
+                         f"(pip install 'face-verify-client[video]'): {exc}") from None
     client = make_client(args)
     gallery = None
+    identifier: identities.Identifier
     if args.reference:
         identifier = identities.ReferenceIdentifier(client, args.reference, args.threshold)
     else:
@@ -52,54 +54,18 @@ def cmd_identify(args) -> int:
 
         gallery = Gallery(args.gallery, client=client)
         identifier = identities.GalleryIdentifier(gallery)
+    clips = []
     try:
-        clips = [identify_clip(Path(clip), client, identifier, args) for clip in args.clips]
+        for clip in args.clips:
+            report = identify_clip(Path(clip), client, identifier, fps=args.fps, annotated=args.out, progress=True)
+            if report.error is not None:
+                print(f"error: {report.error.message}", file=sys.stderr)
+            clips.append(report.cli_entry())
     finally:
         if gallery is not None:
             gallery.close()
     settings = {"fps": args.fps, "mode": "reference" if args.reference else "gallery",
-                "reference": args.reference, "gallery": None if args.reference else (gallery.location),
+                "reference": args.reference, "gallery": None if gallery is None else gallery.location,
                 "threshold": getattr(identifier, "threshold", None), "url": client.base_url}
     write_json(args.json, {"settings": settings, "clips": clips})
     return BAD_INPUT if any(c["error"] for c in clips) else 0
-
-
-def identify_clip(path: Path, client, identifier, args) -> dict:
-    from tqdm import tqdm
-
-    from ..video import clip as video
-    from ..video.drawing import draw
-    from ..video.frames import FrameIdentifier
-    from ..video.timeline import Timeline
-    from ..video.tracking import REID_EVERY
-
-    entry = {"clip": str(path), "tracks": [], "frames": 0, "duration_s": None, "processing_s": None,
-             "frames_per_s": None, "real_time_factor": None, "embeddings": 0, "lookups": 0, "error": None}
-    frames = FrameIdentifier(client, identifier, args.fps)
-    timeline, writer = Timeline(), None
-    started = time.perf_counter()
-    try:
-        about = video.info(path)
-        entry["duration_s"] = about.duration_s
-        total = int(about.duration_s * args.fps) + 1 if about.duration_s else None
-        with tqdm(total=total, desc=path.name, unit="frame", file=sys.stderr, leave=False) as bar:
-            for t, frame in video.sampled_frames(path, args.fps):
-                result = frames.process(frame)
-                timeline.add(t, result.faces)
-                if args.out:
-                    writer = writer or video.VideoWriter(args.out, args.fps, about.width, about.height)
-                    writer.write(draw(frame, result.faces, identifier.unknown))
-                bar.update(1)
-    except video.VideoError as exc:
-        entry["error"] = {"code": exc.code, "message": exc.message}
-        print(f"error: {exc.message}", file=sys.stderr)
-    finally:
-        if writer is not None:
-            writer.close()
-    seconds = time.perf_counter() - started
-    entry.update(tracks=timeline.tracks(frames.tracker), frames=frames.frames, processing_s=round(seconds, 3),
-                 frames_per_s=round(frames.frames / seconds, 2) if frames.frames else None,
-                 embeddings=frames.embeddings, lookups=frames.tracker.lookups, reid_every=REID_EVERY)
-    if entry["duration_s"] and frames.frames:
-        entry["real_time_factor"] = round(entry["duration_s"] / seconds, 2)  # > 1: faster than real time
-    return entry

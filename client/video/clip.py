@@ -76,7 +76,9 @@ class VideoWriter:
 
         self.container = av.open(str(path), mode="w")
         codec = "libx264" if "libx264" in av.codecs_available else "mpeg4"
-        self.stream = self.container.add_stream(codec, rate=Fraction(fps).limit_denominator(1000))
+        stream = self.container.add_stream(codec, rate=Fraction(fps).limit_denominator(1000))
+        assert isinstance(stream, av.VideoStream)  # a video codec makes a video stream
+        self.stream = stream
         self.stream.width, self.stream.height = width - width % 2, height - height % 2
         self.stream.pix_fmt = "yuv420p"
 

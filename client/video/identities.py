@@ -51,9 +51,10 @@ class ReferenceIdentifier:
         if not answer.faces:
             raise FaceClientError("no face found in the reference photo", code="no_face_in_reference")
         self.embedding = answer.faces[0].embedding  # the largest face is the person
-        self.threshold = threshold if threshold is not None else answer.threshold
-        if self.threshold is None:
+        served = threshold if threshold is not None else answer.threshold
+        if served is None:
             raise FaceClientError("the server does not send its threshold; give one", code="no_threshold")
+        self.threshold: float = served
 
     def names(self, answer: EmbeddingResult) -> list[Look]:
         looks = []

@@ -109,7 +109,9 @@ class FaceTracker:
                 self.tracks[track_id].since_look += 1
         due = [i for i, face in enumerate(answer.faces) if self._due(ids[i], face.box)]
         self.lookups += len(due)
-        found = self.identifier.names(answer.model_copy(update={"faces": [answer.faces[i] for i in due]})) if due else []
+        found: list[Look] = []
+        if due:
+            found = self.identifier.names(answer.model_copy(update={"faces": [answer.faces[i] for i in due]}))
         looks = dict(zip(due, found, strict=False))
         out = []
         for i, face in enumerate(answer.faces):
@@ -141,7 +143,8 @@ class FaceTracker:
         tracked = self.byte_track.update(detections)
         ids, newborn = [0] * n, []
         faces = tracked.data.get("face", []) if len(tracked) else []  # an empty answer carries no data
-        for face, tracker_id in zip((int(i) for i in faces), (int(t) for t in tracked.tracker_id), strict=False):
+        tracker_ids = [] if tracked.tracker_id is None else tracked.tracker_id.tolist()
+        for face, tracker_id in zip((int(i) for i in faces), tracker_ids, strict=False):
             box = answer.faces[face].box
             if tracker_id < 0:
                 ids[face] = self._new_number()
