@@ -43,8 +43,10 @@ transfer-ablation: install
 	$(PYTHON) -m finetune.transfer_ablation $(ARGS)
 
 # The .mar files are rebuilt only when the weights, handler or model code change.
-MARS := model_store/face-verify.mar model_store/face-embed.mar
-MAR_DEPS := weights/face_embedder.pt $(wildcard model/*.py handler/*.py) handler/model-config.yaml archive/archive.sh
+# face-gallery (the served gallery) carries the client package's gallery rules too.
+MARS := model_store/face-verify.mar model_store/face-embed.mar model_store/face-gallery.mar
+MAR_DEPS := weights/face_embedder.pt $(wildcard model/*.py handler/*.py client/*.py client/gallery/*.py) \
+	handler/model-config.yaml archive/archive.sh
 
 archive: install $(MARS)
 

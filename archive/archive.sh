@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Pack one model archive: archive/archive.sh MODEL_NAME [EXPORT_DIR] [WEIGHTS]
-#   MODEL_NAME  face-verify or face-embed (same handler; the name selects the mode)
+#   MODEL_NAME  face-verify, face-embed or face-gallery (same handler; the name selects the mode)
 #   EXPORT_DIR  where MODEL_NAME.mar goes (default model_store)
 #   WEIGHTS     the checkpoint (default weights/face_embedder.pt)
-# The .mar holds the weights, handler/face_handler.py (the entry point), the handler/ and
-# model/ packages (importable as such: the archive root is on the worker's sys.path), the
-# YuNet ONNX file and handler/model-config.yaml. `make archive` calls this; so does the
+# The .mar holds the weights, handler/face_handler.py (the entry point), the handler/, model/
+# and client/ packages (importable as such: the archive root is on the worker's sys.path;
+# face-gallery's worker runs client.gallery's rules), the YuNet ONNX file and
+# handler/model-config.yaml. `make archive` calls this; so does the
 # integration test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,9 +21,11 @@ stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 # --extra-files copies a folder's *contents* to the archive root, so stage the packages
 # inside one folder. Only sources: no __pycache__.
-mkdir -p "$stage/extra/model" "$stage/extra/handler" "$stage/tmp" "$out"
+mkdir -p "$stage/extra/model" "$stage/extra/handler" "$stage/extra/client/gallery" "$stage/tmp" "$out"
 cp model/*.py "$stage/extra/model/"
-cp handler/__init__.py handler/protocol.py "$stage/extra/handler/"
+cp handler/__init__.py handler/protocol.py handler/gallery_protocol.py handler/gallery.py "$stage/extra/handler/"
+cp client/*.py "$stage/extra/client/"
+cp client/gallery/*.py "$stage/extra/client/gallery/"
 cp "$("$python" -c 'from model.detection import yunet_model_path; print(yunet_model_path())')" "$stage/extra/"
 
 # The archiver stages files in $TMPDIR/<model name>: a private TMPDIR keeps parallel builds apart.

@@ -55,3 +55,16 @@ def far_table(impostor_scores: Iterable[float], rates: Iterable[float], min_pair
     scores = list(impostor_scores)
     return [{"far": rate, "threshold": rounded_up(far_threshold(scores, rate))}
             for rate in rates if rate * len(scores) >= min_pairs]
+
+
+def false_match_rate(score: float, far_thresholds: Iterable[dict]) -> float | None:
+    """The false-match rate a `score` stands for, read from a FAR table ({"far", "threshold"}
+    rows): the smallest tabulated rate whose threshold the score reaches, i.e. strangers' pairs
+    score this high at most that often. None below the table's loosest threshold."""
+    reached = [row["far"] for row in far_thresholds if score >= row["threshold"]]
+    return min(reached) if reached else None
+
+
+def one_in(rate: float) -> str:
+    """A rate as people read it: 0.0001 -> "1 in 10,000"."""
+    return f"1 in {round(1 / rate):,}"

@@ -1,4 +1,6 @@
 """TorchServe handler for `face-verify` and `face-embed`: decode, detect, align, embed, verify.
+`face-gallery` (the worker that owns the galleries: enrol, identify) is this handler too, its
+actions in handler/gallery.py.
 
 One request = one handler call (batch size 1), but a list of requests is handled too, each
 with its own status. preprocess decodes every photo and detects/aligns its faces (model/),
@@ -18,6 +20,7 @@ import numpy as np
 import torch
 from ts.torch_handler.base_handler import BaseHandler
 
+from handler.gallery_protocol import parse_gallery
 from handler.protocol import PHOTO_ERRORS, Photo, RequestError, Settings, parse_embed, parse_verify
 from model.detection import FaceDetector, yunet_model_path
 from model.embedder import ModelFacts, load_backbone
@@ -52,9 +55,19 @@ class FaceHandler(BaseHandler):
         self.threshold = facts.threshold
         self.far_thresholds = facts.far_thresholds  # [{"far", "threshold"}] on the calibration people
         self.label = f"{self.name}:{facts.version}"
+        if self.mode == "gallery":
+            self.galleries = self._open_galleries()
         self.initialized = True
         logger.info("%s ready: mode=%s threshold=%.4f flip=%s %s", self.label, self.mode, self.threshold,
                     facts.flip, self.settings)
+
+    def _open_galleries(self):
+        # imported here: only face-gallery's worker loads the client package and the vector store
+        from handler.gallery import Galleries, PipelineClient
+
+        client = PipelineClient(self.embed_photo, self.name)
+        return Galleries(self.settings.gallery_root, self.settings.gallery_url, client, self.far_thresholds,
+                         max_galleries=self.settings.max_galleries)
 
     def handle(self, data, context):
         self.context = context
@@ -82,6 +95,8 @@ class FaceHandler(BaseHandler):
         return items
 
     def _prepare(self, request) -> dict:
+        if self.mode == "gallery":  # its photos are embedded as the gallery's action needs them
+            return {"gallery": parse_gallery(request, self.settings.max_photos)}
         if self.mode == "embed":
             parsed = parse_embed(request, self.settings.max_photos)
             if parsed.many:  # each photo answered on its own, like verify's test photos
@@ -108,13 +123,23 @@ class FaceHandler(BaseHandler):
 
     def _faces(self, photo: Photo, max_faces: int | None = None) -> dict:
         try:
-            faces = self.pipeline.photo_faces(photo.data, self.settings.max_pixels, max_faces or self.settings.max_faces)
+            faces = self.pipeline.photo_faces(photo.data, self.settings.max_pixels,
+                                              max_faces or self.settings.max_faces)
         except ImageError as exc:
             raise RequestError(exc.code, f"{photo.name}: {exc}") from None
         return {"name": photo.name, "faces": faces}
 
+    def embed_photo(self, data: bytes, name: str) -> dict:
+        """face-embed's answer for one photo, computed in this worker (face-gallery's embeddings)."""
+        photo = self._faces(Photo(name, data))
+        photo["embeddings"] = self.embedder.embed([found.crop for found in photo["faces"]])
+        return self._embed_response({"many": False, "photos": [photo]})
+
     def inference(self, items: list) -> list:
-        """Every face of every photo of every request through the network at once."""
+        """Every face of every photo of every request through the network at once
+        (face-gallery: each request's action, one after the other)."""
+        if self.mode == "gallery":
+            return [self._gallery_answer(item) if isinstance(item, dict) else item for item in items]
         photos = [p for item in items if isinstance(item, dict) for p in item["photos"]]
         crops = [face.crop for photo in photos for face in photo["faces"]]
         embeddings = self.embedder.embed(crops)
@@ -131,7 +156,9 @@ class FaceHandler(BaseHandler):
                 output.append(self._error(idx, item))
                 continue
             self._set_status(idx, 200, "OK")
-            if self.mode == "embed":
+            if self.mode == "gallery":
+                output.append(item["answer"])
+            elif self.mode == "embed":
                 output.append(self._embed_response(item))
             else:
                 output.append(self._verify_response(item))
@@ -154,9 +181,16 @@ class FaceHandler(BaseHandler):
         if not item["many"]:
             return head | {"faces": _embedded_faces(item["photos"][0])}
         return head | {"photos": [
-            {"name": photo["name"], "faces": [], "error": {"code": photo["error"].code, "message": photo["error"].message}}
+            {"name": photo["name"], "faces": [],
+             "error": {"code": photo["error"].code, "message": photo["error"].message}}
             if "error" in photo else {"name": photo["name"], "faces": _embedded_faces(photo), "error": None}
             for photo in item["photos"]]}
+
+    def _gallery_answer(self, item: dict) -> dict | RequestError:
+        try:
+            return {"answer": self.galleries.run(item["gallery"])}
+        except RequestError as error:
+            return error
 
     def _error(self, idx: int, error: RequestError) -> dict:
         self._set_status(idx, error.status, error.phrase)

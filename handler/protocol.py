@@ -1,4 +1,5 @@
-"""The face-verify / face-embed request contract: parsing, validation and error codes.
+"""The face-verify / face-embed request contract: parsing, validation and error codes
+(face-gallery's requests: handler/gallery_protocol.py).
 
 Parsing and validation only (the engine names and the pixel limit are model/'s): every rule is
 testable without a server or a network. TorchServe hands a request to the handler as a dict:
@@ -38,6 +39,17 @@ ERROR_STATUS = {
     "invalid_base64": 400,
     "invalid_threshold": 400,
     "unknown_field": 400,
+    # face-gallery (handler/gallery_protocol.py, handler/gallery.py)
+    "invalid_action": 400,
+    "invalid_gallery": 400,
+    "missing_name": 400,
+    "bad_name": 400,
+    "invalid_add": 400,
+    "invalid_top_k": 400,
+    "unknown_gallery": 404,
+    "too_many_galleries": 409,
+    "model_mismatch": 409,  # people enrolled with other weights: enrol them again or remove them
+    "store_unavailable": 503,  # another process holds the gallery's store
     "internal_error": 500,
 }
 
@@ -62,7 +74,10 @@ class Settings:
     threads: int = 1  # inference threads per worker (the engine's and torch's)
     engine: str = "openvino"  # openvino | onnxruntime | torch: what runs the embedding network
     precision: str = "bf16"  # f32 | bf16 (OpenVINO, where the CPU has bf16 instructions, else f32)
-    mode: str = ""  # verify | embed; empty: from the model name (face-embed -> embed)
+    mode: str = ""  # verify | embed | gallery; empty: from the model name (face-embed -> embed)
+    gallery_root: str = "~/.local/share/face-verify/galleries"  # face-gallery: a folder per named gallery
+    max_galleries: int = 64  # face-gallery: named galleries one server keeps (each open one holds memory)
+    gallery_url: str = ""  # face-gallery: a Qdrant server instead of the folders (holds one gallery)
 
     @classmethod
     def load(cls, yaml_config: Mapping | None = None, env: Mapping | None = None) -> Settings:
@@ -70,7 +85,8 @@ class Settings:
         unknown = sorted(set(section) - {field.name for field in fields(cls)})
         if unknown:  # e.g. flip: the weights say how they embed
             raise ValueError(f"handler setting(s) {unknown} do nothing here: the settings are "
-                             f"{', '.join(field.name for field in fields(cls))}; the model's facts come from its weights")
+                             f"{', '.join(field.name for field in fields(cls))}; "
+                             "the model's facts come from its weights")
         env = env or {}
         values = {}
         for field in fields(cls):
@@ -84,17 +100,19 @@ class Settings:
                     raise ValueError(f"handler setting {field.name}={value!r} is not an integer") from None
                 if value < 1:
                     raise ValueError(f"handler setting {field.name}={value} must be >= 1")
-            elif value not in _CHOICES[field.name]:
+            elif field.name in _CHOICES and value not in _CHOICES[field.name]:
                 raise ValueError(f"handler setting {field.name}={value!r}: expected one of "
                                  f"{', '.join(v for v in _CHOICES[field.name] if v)}")
             values[field.name] = value
         return cls(**values)
 
     def mode_for(self, model_name: str) -> str:
-        return self.mode or ("embed" if "embed" in model_name else "verify")
+        if self.mode:
+            return self.mode
+        return "embed" if "embed" in model_name else "gallery" if "gallery" in model_name else "verify"
 
 
-_CHOICES = {"engine": ENGINES, "precision": PRECISIONS, "mode": ("", "verify", "embed")}
+_CHOICES = {"engine": ENGINES, "precision": PRECISIONS, "mode": ("", "verify", "embed", "gallery")}
 
 
 class RequestError(Exception):
@@ -269,7 +287,8 @@ def _embed_from_json(body: dict, max_photos: int) -> EmbedRequest:
         if not images:
             raise RequestError("missing_image", "'images' is empty")
         if len(images) > max_photos:
-            raise RequestError("too_many_photos", f"'images' has {len(images)} photos; at most {max_photos} per request")
+            raise RequestError("too_many_photos",
+                               f"'images' has {len(images)} photos; at most {max_photos} per request")
         return EmbedRequest([Photo(f"image_{i}", decode_base64(v, f"images[{i - 1}] (image_{i})"))
                              for i, v in enumerate(images, start=1)], many=True)
     if body.get("image") is None:
