@@ -135,3 +135,18 @@ def test_gallery_errors_become_request_errors(galleries):
         with pytest.raises(RequestError) as caught:
             galleries.run(request)
         assert caught.value.code == code and caught.value.status == 400
+
+
+def test_a_store_held_elsewhere_is_a_503_and_a_server_holds_one_gallery(galleries, tmp_path):
+    from client.gallery import Gallery
+
+    with Gallery(tmp_path / "root" / DEFAULT_GALLERY):  # e.g. a CLI that opened the folder itself
+        with pytest.raises(RequestError) as caught:
+            galleries.run(GalleryRequest("people", DEFAULT_GALLERY, []))
+    assert (caught.value.code, caught.value.status) == ("store_unavailable", 503)
+    assert galleries.run(GalleryRequest("people", DEFAULT_GALLERY, [])) == {"gallery": "default", "people": []}
+
+    served = Galleries(tmp_path / "unused", "http://127.0.0.1:1", galleries.client, TABLE)
+    with pytest.raises(RequestError) as caught:
+        served.run(GalleryRequest("count", "staff", []))
+    assert caught.value.code == "unknown_gallery" and "one gallery" in caught.value.message
