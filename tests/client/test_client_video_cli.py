@@ -49,7 +49,8 @@ def check_timeline(tracks: list[dict], clip: clips.Clip) -> None:
 def packaged(tmp_path_factory, torchserve_server):
     folder = tmp_path_factory.mktemp("video")
     clip = clips.packaged_clip()
-    return clip, clips.write_mp4(clip, folder / "clip.mp4"), enrolled_gallery(torchserve_server, clip, folder / "gallery")
+    gallery = enrolled_gallery(torchserve_server, clip, folder / "gallery")
+    return clip, clips.write_mp4(clip, folder / "clip.mp4"), gallery
 
 
 def test_gallery_timeline_matches_the_clip(packaged, torchserve_server, tmp_path):
