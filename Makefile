@@ -56,17 +56,17 @@ model_store/%.mar: $(MAR_DEPS) | $(STAMP)
 # REPLICAS=N (N > 1): N TorchServe replicas behind nginx on the same address, one key
 # (docs/scaling.md); `make stop` stops them too.
 REPLICAS ?= 1
-# EMBED_WORKERS=2: face-embed with 2 workers, for bulk enrolment (docs/gallery.md).
+# EMBED_WORKERS=2: face-embed with 2 workers (in each replica too), for bulk enrolment (docs/gallery.md).
 EMBED_WORKERS ?= 1
 serve: install $(MARS)
-	VENV=$(VENV) REPLICAS=$(REPLICAS) EMBED_WORKERS=$(EMBED_WORKERS) bash scripts/serve.sh start
+	$(PYTHON) -m scripts.serve start --replicas $(REPLICAS) --embed-workers $(EMBED_WORKERS)
 
 stop:
-	VENV=$(VENV) bash scripts/serve.sh stop
+	$(PYTHON) -m scripts.serve stop
 
 # Health; with replicas: .serve/replicas.json (ports, pids, health, restarts) checked live.
 status:
-	@VENV=$(VENV) bash scripts/serve.sh status
+	@$(PYTHON) -m scripts.serve status
 
 # The 1 + 15 demo against the running server (started if needed). Own photos:
 # make demo REF=path/to/reference.jpg TESTS=path/to/folder. Writes runs/demo/

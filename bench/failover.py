@@ -32,35 +32,35 @@ import requests
 from bench.loadtest import Checker, Sender, run_clients, summarize
 from bench.photos import PhotoSet, photo_set
 from bench.target import REPO, Target, machine_state, write_report
-
-FRONTEND = "org.pytorch.serve.ModelServer"
-
-
-def load_state(state_dir: Path) -> dict:
-    try:
-        return json.loads((state_dir / "replicas.json").read_text())
-    except (OSError, ValueError):
-        raise SystemExit(f"no replicas state in {state_dir}: start them with `make serve REPLICAS=2`") from None
+from scripts.replicas.state import Replica, ServiceState, StateStore
+from scripts.torchserve import is_frontend
 
 
-def kill_frontend(replica: dict) -> int:
+def load_state(state_dir: Path) -> ServiceState:
+    state = StateStore(state_dir).read()
+    if state is None:
+        raise SystemExit(f"no replicas state in {state_dir}: start them with `make serve REPLICAS=2`")
+    return state
+
+
+def kill_frontend(replica: Replica) -> int:
     """SIGKILL the replica's TorchServe frontend (checked to be one, so nothing else is hit)."""
-    process = psutil.Process(int(replica["pid"]))
-    if not any(FRONTEND in part for part in process.cmdline()):
+    process = psutil.Process(int(replica.pid))
+    if not is_frontend(process):
         raise SystemExit(f"pid {process.pid} is not a TorchServe frontend")
     process.send_signal(signal.SIGKILL)
     return process.pid
 
 
-def wait_restarted(state_dir: Path, index: int, old_pid: int, timeout: float) -> dict | None:
+def wait_restarted(state_dir: Path, index: int, old_pid: int, timeout: float) -> Replica | None:
     """The replica's entry once the supervisor reports it healthy with a new process."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            replica = load_state(state_dir)["replicas"][index - 1]
+            replica = load_state(state_dir).replica(index)
         except SystemExit:
             return None
-        if replica["pid"] not in (None, old_pid) and replica["health"] == "healthy":
+        if replica.pid not in (None, old_pid) and replica.health == "healthy":
             return replica
         time.sleep(0.5)
     return None
@@ -112,21 +112,21 @@ def run(front: str, key_file: Path, state_dir: Path, photos: PhotoSet, *, client
         for kill in range(kills):
             time.sleep(settle)
             state = load_state(state_dir)
-            replica = state["replicas"][kill % len(state["replicas"])]
+            replica = state.replicas[kill % len(state.replicas)]
             pid, killed_at = kill_frontend(replica), time.monotonic()
-            print(f"  killed replica {replica['index']} (TorchServe pid {pid})", flush=True)
-            back = wait_restarted(state_dir, replica["index"], pid, restart_timeout)
+            print(f"  killed replica {replica.index} (TorchServe pid {pid})", flush=True)
+            back = wait_restarted(state_dir, replica.index, pid, restart_timeout)
             recovery = None if back is None else round(time.monotonic() - killed_at, 1)
             back_at = iso_now()
-            print(f"  replica {replica['index']} back in rotation after {recovery} s", flush=True)
+            print(f"  replica {replica.index} back in rotation after {recovery} s", flush=True)
             time.sleep(settle)
-            events.append({"replica": replica["index"], "killed_pid": pid, "new_pid": back and back["pid"],
-                           "back_after_s": recovery, "back_at": back_at, "keyed": replica["keyed"]})
+            events.append({"replica": replica.index, "killed_pid": pid, "new_pid": back and back.pid,
+                           "back_after_s": recovery, "back_at": back_at, "keyed": replica.keyed})
     finally:
         stop.set()
         for runner in runners:
             runner.join()
-    log = front_log(Path(load_state(state_dir)["front"]["access_log"]), since)
+    log = front_log(Path(load_state(state_dir).front.access_log), since)
     for event in events:
         after = [e for e in log if e["at"] >= event["back_at"]]
         event["front_requests_after_back"] = len(after)
@@ -141,7 +141,7 @@ def run(front: str, key_file: Path, state_dir: Path, photos: PhotoSet, *, client
         if mode == "client":
             runs[mode]["retried_requests"] = sum(s.attempts > 1 for s in found)
     return {
-        "generated": iso_now(), "front": front, "replicas": len(load_state(state_dir)["replicas"]),
+        "generated": iso_now(), "front": front, "replicas": len(load_state(state_dir).replicas),
         "request": f"verify 1 + {len(photos.tests)}", "photos": photos.source,
         "how": f"{clients} raw + {clients} FaceClient clients through nginx; SIGKILL of a replica's TorchServe "
                f"frontend, {kills} time(s); load until the supervisor restarted it and {settle:g} s more",
@@ -164,10 +164,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=REPO / "reports" / "load_replicas.json")
     args = parser.parse_args(argv)
     state = load_state(args.state_dir)
-    if len(state["replicas"]) < 2:
+    if len(state.replicas) < 2:
         raise SystemExit("failover needs at least 2 replicas: make serve REPLICAS=2")
-    print(f"failover: {len(state['replicas'])} replicas behind {state['front']['url']} ...", flush=True)
-    section = run(state["front"]["url"], Path(state["key_file"]), args.state_dir, photo_set(args.data_dir),
+    print(f"failover: {len(state.replicas)} replicas behind {state.front.url} ...", flush=True)
+    section = run(state.front.url, Path(state.key_file), args.state_dir, photo_set(args.data_dir),
                   clients=args.clients, kills=args.kills, settle=args.settle)
     section["machine"] = machine_state()
     for mode, summary in section["runs"].items():

@@ -15,17 +15,11 @@ import psutil
 import requests
 from pydantic import BaseModel, ValidationError
 
+from scripts.torchserve import TorchServe, is_frontend
+
 REPO = Path(__file__).resolve().parent.parent
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 WORKER_SCRIPT = "ts/model_service_worker.py"
-
-
-def config_address(key: str, default: str, config: Path = REPO / "config.properties") -> str:
-    try:
-        found = re.findall(rf"^{key}=(\S+)$", config.read_text(), re.M)
-    except OSError:
-        found = []
-    return found[-1] if found else default
 
 
 @dataclass
@@ -35,11 +29,14 @@ class Target:
     key_file: Path
 
     @classmethod
-    def from_args(cls, url: str | None, management: str | None, key_file: str | None) -> Target:
+    def from_args(cls, url: str | None, management: str | None, key_file: str | None,
+                  config: Path = REPO / "config.properties") -> Target:
+        """The addresses given, else those of `make serve`'s TorchServe (from `config`)."""
+        served = TorchServe(REPO, config)
         target = cls(
-            (url or config_address("inference_address", "http://127.0.0.1:8080")).rstrip("/"),
-            (management or config_address("management_address", "http://127.0.0.1:8081")).rstrip("/"),
-            Path(key_file) if key_file else REPO / "key_file.json",
+            (url or served.inference).rstrip("/"),
+            (management or served.management).rstrip("/"),
+            Path(key_file) if key_file else served.key_file,
         )
         for address in (target.inference, target.management):
             host = urlparse(address).hostname
@@ -94,8 +91,7 @@ class Target:
             process = psutil.Process(int(worker["pid"]))
             cmdline = process.cmdline()
             parent = process.parent()
-            if (any(part.endswith(WORKER_SCRIPT) for part in cmdline) and parent is not None
-                    and any("org.pytorch.serve.ModelServer" in part for part in parent.cmdline())):
+            if any(part.endswith(WORKER_SCRIPT) for part in cmdline) and parent is not None and is_frontend(parent):
                 return process
             raise SystemExit(f"pid {process.pid} is not a TorchServe worker: {cmdline[:3]}")
         raise SystemExit(f"{model} has no READY worker")

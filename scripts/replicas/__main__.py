@@ -4,7 +4,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import socket
 import subprocess
 import sys
@@ -12,17 +11,13 @@ from pathlib import Path
 
 import psutil
 
-from scripts.replicas import front, torchserve
-from scripts.replicas.layout import REPO, Ports, load_state, new_replica, now, port_of, save_state, state_path
+from scripts.replicas import front, replica
+from scripts.replicas.layout import REPO, Ports, new_replica, port_of
+from scripts.replicas.state import Front, ServiceState, StateStore, SupervisorInfo
 from scripts.replicas.supervisor import Supervisor
+from scripts.torchserve import ConfigError, ServeError, TorchServe, key_in
 
 SUPERVISOR_MARK = "scripts.replicas supervise"
-
-
-def config_front(config: Path) -> str:
-    """The service address: config.properties' inference_address (127.0.0.1:8080)."""
-    found = re.findall(r"^inference_address=https?://(\S+)$", config.read_text(), re.M)
-    return found[-1] if found else "127.0.0.1:8080"
 
 
 def busy(port: int) -> bool:
@@ -31,49 +26,60 @@ def busy(port: int) -> bool:
 
 
 def start(args) -> int:
-    state_dir = args.state_dir
-    running = load_state(state_dir)
-    if running is not None and front.master_pid(state_dir / "nginx") is not None:
-        print(f"{len(running['replicas'])} replica(s) already running behind {running['front']['url']}; "
+    store = StateStore(args.state_dir)
+    running = store.read()
+    if running is not None and front.master_pid(args.state_dir / "nginx") is not None:
+        print(f"{len(running.replicas)} replica(s) already running behind {running.front.url}; "
               "`make stop` first to change them.")
         return 0
-    listen = args.front or config_front(args.config)
+    # The service address: config.properties' inference_address (127.0.0.1:8080).
+    listen = args.front or TorchServe(REPO, args.config).inference.split("://", 1)[-1]
     ports = [port_of(listen)] + [p for i in range(1, args.replicas + 1) for p in Ports.of(args.base_port, i).all()]
     taken = [p for p in ports if busy(p)]
     if taken:
         raise SystemExit(f"ports in use: {taken} (another server? `make stop`, or --base-port/--front)")
-    state = {"front": {"listen": listen, "url": f"http://{listen}", "pid": None,
-                       "config": str(state_dir / "nginx" / "nginx.conf"),
-                       "access_log": str(state_dir / "nginx" / "access.log")},
-             "supervisor": {"pid": None, "log": str(state_dir / "supervisor.log")},
-             "key_file": str(args.key_file), "service_key": front.new_service_key(), "started": now(),
-             "replicas": [new_replica(state_dir, args.base_port, i) for i in range(1, args.replicas + 1)]}
-    print(f"starting {args.replicas} TorchServe replica(s) (logs in {state_dir}/replicas/<n>/logs/) ...", flush=True)
-    for replica in state["replicas"]:
-        torchserve.prepare(replica, args.config, args.model_store)
-        torchserve.launch(replica, args.venv_bin)
-    save_state(state_dir, state)
-    for replica in state["replicas"]:
-        if not torchserve.wait_ready(replica, args.timeout):
-            save_state(state_dir, state)
+    prefix = args.state_dir / "nginx"
+    state = ServiceState(
+        front=Front(listen=listen, url=f"http://{listen}", config=str(prefix / "nginx.conf"),
+                    access_log=str(prefix / "access.log")),
+        supervisor=SupervisorInfo(log=str(args.state_dir / "supervisor.log")),
+        key_file=str(args.key_file), service_key=front.new_service_key(),
+        workers={"face-embed": args.embed_workers} if args.embed_workers > 1 else {},
+        replicas=[new_replica(args.state_dir, args.base_port, i) for i in range(1, args.replicas + 1)])
+    print(f"starting {args.replicas} TorchServe replica(s) (logs in {args.state_dir}/replicas/<n>/logs/) ...",
+          flush=True)
+    servers = {}
+    for entry in state.replicas:
+        replica.prepare(entry, args.config, args.model_store)
+        servers[entry.index] = server = replica.server(entry, args.venv_bin, state.workers)
+        server.start()
+        entry.tmpdir, entry.started_at = str(server.tmpdir), server.started_at
+    store.create(state)
+    for entry in state.replicas:
+        server = servers[entry.index]
+        try:
+            seconds = server.wait_ready(args.timeout)
+        except ServeError as exc:
             stop(args)
-            log = Path(replica["dir"]) / "logs"
-            raise SystemExit(f"replica {replica['index']} was not ready after {args.timeout:g} s; "
-                             f"logs: {log}/ (serve.out, ts_log.log, model_log.log)")
-        print(f"  replica {replica['index']}: {replica['inference']} ready after {replica['start_seconds']} s",
-              flush=True)
-    front.write_key_file(args.key_file, state["service_key"])
-    prefix = state_dir / "nginx"
-    front.write_config(state, prefix)
-    state["front"]["pid"] = front.start(prefix)
-    save_state(state_dir, state)
-    if not front.answers(state["front"]["url"], state["service_key"]):
+            raise SystemExit(f"replica {entry.index}: {exc}") from None
+        if seconds is None:
+            tail = server.log_tail()
+            stop(args)
+            raise SystemExit(f"replica {entry.index} was not ready after {args.timeout:g} s. Log tail:\n{tail}\n"
+                             f"logs: {server.logs}/")
+        store.update_replica(entry.index, pid=server.frontend_pid(), health="healthy", start_seconds=seconds)
+        workers = "".join(f", {model}: {count} workers" for model, count in state.workers.items())
+        print(f"  replica {entry.index}: {entry.inference} ready after {seconds} s{workers}", flush=True)
+    front.write_key_file(args.key_file, state.service_key)
+    with store.update() as current:
+        front.write_config(current, prefix)
+        current.front.pid = front.start(prefix)
+    if not front.answers(state.front.url, state.service_key):
         stop(args)
-        raise SystemExit(f"nginx does not answer on {state['front']['url']}; see {prefix / 'error.log'}")
-    state["supervisor"]["pid"] = launch_supervisor(args)
-    save_state(state_dir, state)
-    print(f"nginx on {state['front']['url']} in front of {args.replicas} replica(s); "
-          f"state: {state_path(state_dir)}")
+        raise SystemExit(f"nginx does not answer on {state.front.url}; see {prefix / 'error.log'}")
+    with store.update() as current:
+        current.supervisor.pid = launch_supervisor(args)
+    print(f"nginx on {state.front.url} in front of {args.replicas} replica(s); state: {store.path}")
     return 0
 
 
@@ -86,16 +92,17 @@ def launch_supervisor(args) -> int:
     return process.pid
 
 
-def supervisor_process(state: dict) -> psutil.Process | None:
+def supervisor_process(state: ServiceState) -> psutil.Process | None:
     try:
-        process = psutil.Process(state["supervisor"]["pid"])
+        process = psutil.Process(state.supervisor.pid)
         return process if SUPERVISOR_MARK in " ".join(process.cmdline()) else None
-    except (psutil.Error, TypeError, KeyError):
+    except (psutil.Error, TypeError, ValueError):
         return None
 
 
 def stop(args) -> int:
-    state = load_state(args.state_dir)
+    store = StateStore(args.state_dir)
+    state = store.read()
     if state is None:
         print("no replicas running (no state file).")
         return 0
@@ -103,41 +110,41 @@ def stop(args) -> int:
     if supervisor is not None:  # first, so it restarts nothing while the rest stops
         supervisor.terminate()
         psutil.wait_procs([supervisor], timeout=200)
-        state = load_state(args.state_dir) or state
+        state = store.read() or state
     front.stop(args.state_dir / "nginx")
-    for replica in state["replicas"]:
-        torchserve.stop(replica, args.venv_bin)
-    key_file = Path(state["key_file"])
-    try:
-        if json.loads(key_file.read_text())["inference"]["key"] == state["service_key"]:
-            key_file.unlink()  # only ours
-    except (OSError, ValueError, KeyError, TypeError):
-        pass
-    state_path(args.state_dir).unlink(missing_ok=True)
-    print(f"stopped nginx and {len(state['replicas'])} replica(s).")
+    for entry in state.replicas:
+        replica.server(entry, args.venv_bin).stop()
+    key_file = Path(state.key_file)
+    if key_in(key_file) == state.service_key:
+        key_file.unlink()  # only ours
+    store.remove()
+    print(f"stopped nginx and {len(state.replicas)} replica(s).")
     return 0
 
 
 def status(args) -> int:
-    state = load_state(args.state_dir)
+    state = StateStore(args.state_dir).read()
     if state is None:
         print("no replicas running (no state file).")
         return 1
-    state["front"]["running"] = front.master_pid(args.state_dir / "nginx") is not None
-    state["supervisor"]["running"] = supervisor_process(state) is not None
-    for replica in state["replicas"]:
-        alive = torchserve.frontend_pid(replica) is not None
-        replica["health_now"] = ("healthy" if torchserve.pings(replica) else "unhealthy") if alive else "dead"
-        replica["memory_mb"] = torchserve.memory_mb(replica) if alive else None
-    state.pop("service_key")
-    print(json.dumps(state, indent=2))
-    return 0 if state["front"]["running"] else 1
+    shown = state.model_dump(exclude={"service_key"})
+    shown["front"]["running"] = front.master_pid(args.state_dir / "nginx") is not None
+    shown["supervisor"]["running"] = supervisor_process(state) is not None
+    for entry, row in zip(state.replicas, shown["replicas"], strict=True):
+        server = replica.server(entry, args.venv_bin)
+        alive = server.frontend_pid() is not None
+        row["health_now"] = ("healthy" if server.pings() else "unhealthy") if alive else "dead"
+        row["memory_mb"] = server.memory_mb() if alive else None
+    print(json.dumps(shown, indent=2))
+    return 0 if shown["front"]["running"] else 1
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m scripts.replicas", description=__doc__)
     parser.add_argument("command", choices=("start", "stop", "status", "supervise"))
     parser.add_argument("--replicas", type=int, default=int(os.environ.get("REPLICAS", 2)))
+    parser.add_argument("--embed-workers", type=int, default=int(os.environ.get("EMBED_WORKERS", 1)),
+                        help="face-embed workers in each replica (default $EMBED_WORKERS or 1)")
     parser.add_argument("--front", default=None, help="HOST:PORT of nginx (default: config.properties' address)")
     parser.add_argument("--base-port", type=int, default=8100, help="replica n uses base + 10(n-1) ... +5")
     parser.add_argument("--state-dir", type=Path, default=REPO / ".serve")
@@ -152,10 +159,15 @@ def main(argv: list[str] | None = None) -> int:
     args.model_store = args.model_store.resolve()
     if args.command == "start" and not 1 <= args.replicas <= 9:
         parser.error("--replicas must be 1 ... 9")
+    if args.embed_workers < 1:
+        parser.error("--embed-workers must be at least 1")
     if args.command == "supervise":
         Supervisor(args.state_dir, args.venv_bin, args.timeout).run()
         return 0
-    return {"start": start, "stop": stop, "status": status}[args.command](args)
+    try:
+        return {"start": start, "stop": stop, "status": status}[args.command](args)
+    except ConfigError as exc:
+        raise SystemExit(str(exc)) from None
 
 
 if __name__ == "__main__":

@@ -14,7 +14,8 @@ from string import Template
 import psutil
 import requests
 
-from scripts.replicas import torchserve
+from scripts.replicas.replica import key as replica_key_of
+from scripts.replicas.state import ServiceState
 
 HERE = Path(__file__).resolve().parent
 MAX_BODY = "32m"  # config.properties max_request_size (33554432)
@@ -37,23 +38,23 @@ def write_key_file(path: Path, service_key: str) -> None:
         json.dump(data, handle, indent=2)
 
 
-def render(state: dict, prefix: Path) -> str:
+def render(state: ServiceState, prefix: Path) -> str:
     """nginx.conf for the replicas in `state`; a replica not healthy is marked down."""
     servers, keyed = [], []
-    for replica in state["replicas"]:
-        replica_key = torchserve.key(replica)
-        down = replica["health"] not in ("healthy", "unhealthy") or replica_key is None
-        servers.append(f"        server {replica['keyed']} max_fails=1 fail_timeout={FAIL_TIMEOUT}"
-                       f"{' down' if down else ''};  # replica {replica['index']}")
+    for replica in state.replicas:
+        replica_key = replica_key_of(replica)
+        down = replica.health not in ("healthy", "unhealthy") or replica_key is None
+        servers.append(f"        server {replica.keyed} max_fails=1 fail_timeout={FAIL_TIMEOUT}"
+                       f"{' down' if down else ''};  # replica {replica.index}")
         keyed.append(Template((HERE / "keyed_server.conf.in").read_text()).substitute(
-            index=replica["index"], keyed=replica["keyed"], inference=replica["inference"],
+            index=replica.index, keyed=replica.keyed, inference=replica.inference,
             replica_key=replica_key or "none"))
     return Template((HERE / "nginx.conf.in").read_text()).substitute(
-        prefix=prefix, max_body=MAX_BODY, read_timeout=READ_TIMEOUT, service_key=state["service_key"],
-        servers="\n".join(servers), front=state["front"]["listen"], keyed="".join(keyed))
+        prefix=prefix, max_body=MAX_BODY, read_timeout=READ_TIMEOUT, service_key=state.service_key,
+        servers="\n".join(servers), front=state.front.listen, keyed="".join(keyed))
 
 
-def write_config(state: dict, prefix: Path) -> Path:
+def write_config(state: ServiceState, prefix: Path) -> Path:
     for sub in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
         (prefix / "tmp" / sub).mkdir(parents=True, exist_ok=True)
     path = prefix / "nginx.conf"

@@ -94,11 +94,13 @@ def test_front_template_keeps_the_local_fronts_rules(tmp_path):
     """The cluster's front behaves as `make serve REPLICAS=N`'s: same resend, health and key rules."""
     from scripts.replicas import front
     from scripts.replicas.layout import new_replica
+    from scripts.replicas.state import Front, ServiceState, SupervisorInfo
 
     replica = new_replica(tmp_path, 8100, 1)
-    replica["health"] = "healthy"
-    local = front.render({"front": {"listen": "127.0.0.1:8080"}, "service_key": "k", "replicas": [replica]},
-                         tmp_path)
+    replica.health = "healthy"
+    state = ServiceState(front=Front(listen="127.0.0.1:8080", url="http://127.0.0.1:8080", config="", access_log=""),
+                         supervisor=SupervisorInfo(log=""), key_file="", service_key="k", replicas=[replica])
+    local = front.render(state, tmp_path)
     cluster = (DEPLOY / "nginx" / "default.conf.template").read_text()
     for rule in ("proxy_next_upstream error timeout http_502 http_503 non_idempotent;",
                  "proxy_next_upstream_tries 2;", "max_fails=1 fail_timeout=10s",

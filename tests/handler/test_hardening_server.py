@@ -21,8 +21,6 @@ import os
 import re
 import signal
 import socket
-import subprocess
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -391,19 +389,12 @@ def test_a_killed_worker_is_restarted_and_only_its_request_fails(server, photo_b
 def start_private_server(workdir: Path, ports: list[int], store: Path):
     """A TorchServe without models (quick to start) with config.properties' security settings,
     for the stop/restart/token tests: the session server's keys stay as they are."""
-    from tests.conftest import TORCHSERVE, VENV_BIN, Running, server_config
+    from tests.conftest import VENV_BIN, ServedForTests, server_config
 
-    config = workdir / "config.properties"
-    text = server_config(store, ports)
-    config.write_text(re.sub(r"^load_models=.*$", "", text, flags=re.M))
-    private_tmp = tempfile.mkdtemp(prefix="ts-hard-", dir="/tmp")
-    env = {**os.environ, "TMPDIR": private_tmp, "TEMP": private_tmp, "LOG_LOCATION": str(workdir / "logs"),
-           "METRICS_LOCATION": str(workdir / "logs"), "PATH": f"{VENV_BIN}:{os.environ['PATH']}"}
-    (workdir / "key_file.json").unlink(missing_ok=True)
-    with open(workdir / "serve.out", "a") as out:
-        subprocess.run([str(TORCHSERVE), "--start", "--ncs", "--ts-config", str(config), "--model-store", str(store)],
-                       cwd=workdir, env=env, stdout=out, stderr=subprocess.STDOUT, check=False)
-    running = Running(workdir, ports, env)
+    config = server_config(store, workdir / "config.properties", ports)
+    config.write_text(re.sub(r"^load_models=.*$", "", config.read_text(), flags=re.M))
+    running = ServedForTests(workdir, config, venv_bin=VENV_BIN, tmp_prefix="ts-hard-")
+    running.start()
     deadline = time.monotonic() + 120
     while True:
         if running.load_keys():
@@ -417,12 +408,7 @@ def start_private_server(workdir: Path, ports: list[int], store: Path):
 
 
 def stop_private_server(running) -> None:
-    from tests.conftest import stop_torchserve
-
-    stop_torchserve(running, running.pid())
-    import shutil
-
-    shutil.rmtree(running.env["TMPDIR"], ignore_errors=True)
+    running.stop()
 
 
 def ping(running, key: str) -> int:

@@ -29,8 +29,9 @@ def replica_service(tmp_path_factory):
     cli = [sys.executable, "-m", "scripts.replicas"]
     options = ["--state-dir", str(work / "state"), "--key-file", str(work / "key_file.json"),
                "--front", f"127.0.0.1:{base + 25}", "--base-port", str(base), "--model-store", str(store)]
-    started = subprocess.run([*cli, "start", "--replicas", "2", *options], cwd=REPO, capture_output=True,
-                             text=True, timeout=400)
+    # A longer wait for the models than `make serve`'s: the tests share the machine's cores.
+    started = subprocess.run([*cli, "start", "--replicas", "2", "--timeout", "330", *options], cwd=REPO,
+                             capture_output=True, text=True, timeout=400)
     try:
         assert started.returncode == 0, started.stdout + started.stderr
         yield {"state_dir": work / "state", "front": f"http://127.0.0.1:{base + 25}",
