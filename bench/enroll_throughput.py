@@ -1,4 +1,4 @@
-"""Bulk enrolment throughput end to end: `gallery enroll-all` (client/gallery/bulk.py) on LFW
+"""Bulk enrolment throughput end to end: `gallery enroll-all` (`Gallery.enroll_folder`) on LFW
 peopleDevTest photos through a running service, into a fresh embedded gallery.
 
 Per setting (service workers of face-embed x photos per request x requests in flight):
@@ -32,7 +32,6 @@ import requests
 
 from client import read_key_file
 from client.gallery import Gallery
-from client.gallery.bulk import BulkEnrolment
 from data.lfw import lfw_photo
 from data.lfw_sampling import load_devtest_people
 from demo.common import add_client_args, data_dir, make_client
@@ -101,9 +100,8 @@ def run(args, people: Path, service_workers: int, per_request: int, in_flight: i
         embed = Timed(gallery.client, "embed_many")
         put = Timed(gallery.store, "put")
         optimize = Timed(gallery.store, "optimize")
-        bulk = BulkEnrolment(gallery, workers=in_flight, batch=args.batch, per_request=per_request)
         start = time.perf_counter()
-        summary = bulk.run(people)
+        summary = gallery.enroll_folder(people, workers=in_flight, batch=args.batch, per_request=per_request)
         seconds = time.perf_counter() - start
         handler, _ = handler_times(args.server_log, skip)
     photos = summary.photos

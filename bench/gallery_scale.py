@@ -18,7 +18,8 @@ mode has none); then the store is closed and timed as a gallery is used, built b
 process and searched by the next that opens it, once the build's writes are on disk (sync):
 reopen (open + count + first search), query p50/p95, recall@1, disk. Edge is queried after
 1,000 searches for stored faces (`first_searches_p95_ms`: those, while the index is read in),
-as a store that has been serving is.
+as a store that has been serving is; `ef_sweep`: the same queries at other search ef, each on
+the store opened again with that setting (EdgeSettings) and searched those 1,000 times first.
 Qdrant-client local mode (the earlier embedded store, brute force, loaded whole into memory)
 is measured only up to --local-sizes (20k: where qdrant-client itself warns), and above 10k
 with 200 queries (each takes about a second).
@@ -50,11 +51,14 @@ import resource
 import shutil
 import subprocess
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
+
+from client.gallery.edge_settings import EdgeSettings
 
 REPO = Path(__file__).resolve().parents[1]
 WORK = REPO / "runs" / "gallery_scale"
@@ -68,6 +72,7 @@ TOP_K = 5
 BATCH = 1_000
 SEED = 0
 BACKENDS = ("edge", "local")
+EDGE = EdgeSettings()  # the embedded store as a gallery opens it by default
 
 
 # ---------------------------------------------------------------------- real embeddings
@@ -114,11 +119,11 @@ def unit(rng: np.random.Generator, n: int, dim: int) -> np.ndarray:
 
 # ---------------------------------------------------------------------- one store run
 
-def open_backend(backend: str, folder: Path):
+def open_backend(backend: str, folder: Path, settings: EdgeSettings = EDGE):
     if backend == "edge":
         from client.gallery.edge_store import EdgeStore
 
-        return EdgeStore(folder)
+        return EdgeStore(folder, settings)
     from qdrant_client import QdrantClient
 
     from client.gallery.server_store import ServerStore
@@ -145,26 +150,25 @@ def folder_mb(folder: Path) -> float:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 2**20
 
 
-def ef_sweep(store, collection: str, queries: np.ndarray, exact: list[str], enrolled: np.ndarray) -> dict:
-    """The Edge store's search at other `ef` (candidates explored): recall@1 and p95 per value."""
-    import client.gallery.edge_store as edge
-
-    chosen, found = edge.SEARCH_EF, {}
-    try:
-        for ef in (chosen // 2, chosen * 2 // 3, chosen * 4 // 3):
-            edge.SEARCH_EF = ef
+def ef_sweep(folder: Path, collection: str, warm_up: np.ndarray, queries: np.ndarray, exact: list[str],
+             enrolled: np.ndarray) -> dict:
+    """The Edge store's search at other `ef` (candidates explored): recall@1 and p95 per value,
+    each on the store opened with that setting and searched first as the main run's is."""
+    found = {}
+    for ef in (EDGE.search_ef // 2, EDGE.search_ef * 2 // 3, EDGE.search_ef * 4 // 3):
+        with open_backend("edge", folder, replace(EDGE, search_ef=ef)) as store:
+            for vector in warm_up:
+                store.search(collection, vector.tolist(), TOP_K)
             latencies, right = [], []
             for q, vector in enumerate(queries):
                 start = time.perf_counter()
                 hits = store.search(collection, vector.tolist(), TOP_K)
                 latencies.append(time.perf_counter() - start)
-                right.append(bool(hits) and hits[0][0] == exact[q])
-            right = np.array(right)
-            found[str(ef)] = {"recall_at_1": round(float(right.mean()), 4),
-                              "recall_at_1_enrolled": round(float(right[enrolled].mean()), 4),
-                              "query_p95_ms": round(1000 * float(np.percentile(latencies, 95)), 3)}
-    finally:
-        edge.SEARCH_EF = chosen
+                right.append(bool(hits) and hits[0].name == exact[q])
+        right = np.array(right)
+        found[str(ef)] = {"recall_at_1": round(float(right.mean()), 4),
+                          "recall_at_1_enrolled": round(float(right[enrolled].mean()), 4),
+                          "query_p95_ms": round(1000 * float(np.percentile(latencies, 95)), 3)}
     return found
 
 
@@ -226,10 +230,10 @@ def one_run(backend: str, n: int, work: Path) -> dict:
         start = time.perf_counter()
         hits = store.search(collection, vector.tolist(), TOP_K)
         latencies.append(time.perf_counter() - start)
-        right.append(bool(hits) and hits[0][0] == best_name[q])
+        right.append(bool(hits) and hits[0].name == best_name[q])
     right, enrolled = np.array(right), enrolled[:searched]
-    sweep = ef_sweep(store, collection, query_vectors, best_name, enrolled) if backend == "edge" else None
     store.close()
+    sweep = ef_sweep(folder, collection, warm_up, query_vectors, best_name, enrolled) if backend == "edge" else None
     assert count == n, f"stored {count} of {n} points"
     real_n = min(n, len(keep))
     row = {"n": n, "backend": backend, "insert_s": round(insert_s, 2), "index_s": round(index_s, 2),
@@ -275,7 +279,7 @@ def distractors(work: Path, steps: list[int | None]) -> dict:
         count = len(pool) if step is None else min(step, len(pool))
         folder = work / "store_distractors"
         shutil.rmtree(folder, ignore_errors=True)
-        with EdgeStore(folder) as store:
+        with EdgeStore(folder, EDGE) as store:
             store.ensure("faces-bench", vectors.shape[1])
             store.put("faces-bench", [Face(name, "enrolled.jpg", "bench", vectors[rows[0]].tolist())
                                       for name, rows in enrolled.items()])
@@ -287,9 +291,9 @@ def distractors(work: Path, steps: list[int | None]) -> dict:
             top1 = identified = 0
             for name, i in probes:
                 hit = store.search("faces-bench", vectors[i].tolist(), 1)[0]
-                top1 += hit[0] == name
-                identified += hit[0] == name and hit[1] >= threshold
-            rejected = sum(store.search("faces-bench", vectors[i].tolist(), 1)[0][1] < threshold
+                top1 += hit.name == name
+                identified += hit.name == name and hit.score >= threshold
+            rejected = sum(store.search("faces-bench", vectors[i].tolist(), 1)[0].score < threshold
                            for i in strangers)
         shutil.rmtree(folder, ignore_errors=True)
         row = {"distractors": int(count), "gallery_embeddings": size, "threshold": threshold,
@@ -390,13 +394,12 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def edge_settings() -> str:
-    from client.gallery import edge_store as edge
-
-    return (f"HNSW m={edge.HNSW_M} ef_construct={edge.HNSW_EF_CONSTRUCT} per segment of at most "
-            f"{edge.SEGMENT_POINTS:,} points (searched in parallel), int8 scalar quantization, graph and payloads "
-            f"in RAM, search ef={edge.SEARCH_EF}, {edge.OVERSAMPLING:g}x candidates rescored with the float vectors, "
-            f"{edge.POINTS_PER_PERSON} points asked per person wanted")
+def edge_settings(settings: EdgeSettings = EDGE) -> str:
+    placement = "in RAM" if settings.memory == "pinned" else f"kept {settings.memory}"
+    return (f"HNSW m={settings.hnsw_m} ef_construct={settings.hnsw_ef_construct} per segment of at most "
+            f"{settings.segment_points:,} points (searched in parallel), int8 scalar quantization, graph and payloads "
+            f"{placement}, search ef={settings.search_ef}, {settings.oversampling:g}x candidates rescored with the "
+            f"float vectors, {settings.points_per_person} points asked per person wanted")
 
 
 def write_report(args: argparse.Namespace, argv: list[str] | None, runs: list[tuple[str, int]]) -> None:

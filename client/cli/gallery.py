@@ -8,6 +8,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..gallery.bulk import BATCH, PER_REQUEST, WORKERS
 from ..gallery.threshold import DEFAULT_FALSE_IDENTIFICATION_RATE
 from .common import expand_photos, make_client, write_json
 from .terminal import fmt_box
@@ -33,9 +34,12 @@ def add(commands, common) -> None:
                               help="enrol every PEOPLE_DIR/<name>/ folder as the person <name> (resumable: "
                                    "photos already enrolled with the same content are skipped)")
     tree.add_argument("people", help="folder of person folders: PEOPLE_DIR/<name>/<photo>")
-    tree.add_argument("--workers", type=int, default=4, help="face-embed requests in flight (default 4)")
-    tree.add_argument("--per-request", type=int, default=8, help="photos per face-embed request (default 8)")
-    tree.add_argument("--batch", type=int, default=64, help="photos stored together, then flushed (default 64)")
+    tree.add_argument("--workers", type=int, default=WORKERS,
+                      help="face-embed requests in flight (default %(default)s)")
+    tree.add_argument("--per-request", type=int, default=PER_REQUEST,
+                      help="photos per face-embed request (default %(default)s)")
+    tree.add_argument("--batch", type=int, default=BATCH,
+                      help="photos stored together, then flushed (default %(default)s)")
     tree.add_argument("--summary", default="enroll-all-summary.json", metavar="FILE",
                       help="JSON summary with every refused photo and why (default %(default)s)")
     tree.set_defaults(func=cmd_enroll_all)
@@ -78,8 +82,8 @@ def add(commands, common) -> None:
 def _open(args: argparse.Namespace, with_client: bool = True):
     from ..gallery import Gallery  # needs qdrant-client; the other commands do not
 
-    return Gallery(args.gallery, make_client(args) if with_client else None,
-                   false_identification_rate=getattr(args, "false_identification_rate", DEFAULT_FALSE_IDENTIFICATION_RATE))
+    rate = getattr(args, "false_identification_rate", DEFAULT_FALSE_IDENTIFICATION_RATE)
+    return Gallery(args.gallery, make_client(args) if with_client else None, false_identification_rate=rate)
 
 
 def _report(enrollment) -> bool:
@@ -102,12 +106,15 @@ def cmd_enroll(args: argparse.Namespace) -> int:
 def cmd_enroll_all(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from ..gallery.bulk import BulkEnrolment, people_jobs
+    with _open(args) as gallery, tqdm(unit="photo", desc="enrol", smoothing=0.1) as bar:
+        def progress(done: int, total: int) -> None:
+            if bar.total != total:  # known once the folder is listed
+                bar.total = total
+                bar.refresh()
+            bar.update(done - bar.n)
 
-    total = len(people_jobs(Path(args.people)))
-    with _open(args) as gallery, tqdm(total=total, unit="photo", desc="enrol", smoothing=0.1) as bar:
-        summary = BulkEnrolment(gallery, workers=args.workers, batch=args.batch,
-                                per_request=args.per_request).run(Path(args.people), bar.update)
+        summary = gallery.enroll_folder(args.people, workers=args.workers, batch=args.batch,
+                                        per_request=args.per_request, progress=progress)
     report = summary.as_json()
     write_json(args.summary, report)
     print(f"{summary.enrolled} photo(s) enrolled, {summary.skipped} already enrolled, {len(summary.refused)} "
@@ -120,29 +127,22 @@ def _counts(copied: dict[str, int]) -> str:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from ..gallery.transfer import export_file
-
     with _open(args, with_client=False) as gallery:
-        copied = export_file(gallery.store, args.file)
+        copied = gallery.export(args.file)
     print(f"exported {_counts(copied)} to {args.file} (owner-only: it holds face embeddings)")
     return 0
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from ..gallery.transfer import import_file
-
     with _open(args, with_client=False) as gallery:
-        copied = import_file(args.file, gallery.store)
+        copied = gallery.import_file(args.file)
     print(f"imported {_counts(copied)} into {gallery.location}")
     return 0
 
 
 def cmd_push(args: argparse.Namespace) -> int:
-    from ..gallery.open_store import open_store
-    from ..gallery.transfer import copy
-
-    with _open(args, with_client=False) as gallery, open_store(args.destination, shards=args.shards) as target:
-        copied = copy(gallery.store, target)
+    with _open(args, with_client=False) as gallery:
+        copied = gallery.push(args.destination, shards=args.shards)
     print(f"copied {_counts(copied)} to {args.destination}")
     return 0
 

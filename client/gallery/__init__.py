@@ -5,25 +5,29 @@
         gallery.enroll("Ada", ["ada1.jpg", "ada2.jpg"])
         print(gallery.identify("party.jpg").identities)   # ["Ada", None, ...]; None: unknown
 
-`gallery.py` (the Gallery), `store.py` (the vector store's interface), `open_store.py` (a
-folder or a URL -> a back-end), `edge_store.py` (embedded: Qdrant Edge), `server_store.py`
-(a Qdrant server / cluster), `local_migration.py` (folders of the earlier local-mode layout),
-`bulk.py` (enroll-all: concurrent, resumable), `transfer.py` (export / import / push),
-`threshold.py` (the search threshold sized to the gallery), `faces.py` (which face of a photo
-is enrolled), `results.py` (answers), `errors.py`. The vector store's library is imported
-only when a Gallery is first used, so the CLI starts without it.
+`gallery.py` (the Gallery), `enrolment.py` (the enrolment rules), `faces.py` (which face of
+a photo is enrolled), `bulk.py` (enrolment of a folder: concurrent, resumable), `store.py`
+(the vector store's interface), `open_store.py` (a folder or a URL -> a back-end),
+`edge_store.py` (embedded: Qdrant Edge) and `edge_settings.py` (its settings),
+`server_store.py` (a Qdrant server / cluster), `local_migration.py` (folders of the earlier
+local-mode layout), `transfer.py` (export / import / push), `threshold.py` (the search
+threshold sized to the gallery), `results.py` (answers), `errors.py`. The vector store's
+library is imported only when a Gallery is first used, so the CLI starts without it.
 """
 from __future__ import annotations
 
 from importlib import import_module
 
+from .edge_settings import EdgeSettings
 from .errors import GalleryError, ModelMismatchError
-from .results import Candidate, Enrollment, Identification, IdentifiedFace, Person, Refusal
+from .results import Candidate, Enrollment, Identification, IdentifiedFace, Person, PersonRefusal, Refusal
 
-_LAZY = {"Gallery": ".gallery", "default_location": ".gallery", "collection_for": ".store"}
+_LAZY = {"Gallery": ".gallery", "default_location": ".gallery", "collection_for": ".store", "Hit": ".store",
+         "BulkSummary": ".bulk"}
 
-__all__ = ["Gallery", "default_location", "collection_for", "GalleryError", "ModelMismatchError",
-           "Candidate", "Enrollment", "IdentifiedFace", "Identification", "Person", "Refusal"]
+__all__ = ["Gallery", "default_location", "collection_for", "EdgeSettings", "GalleryError", "ModelMismatchError",
+           "BulkSummary", "Candidate", "Enrollment", "Hit", "IdentifiedFace", "Identification", "Person",
+           "PersonRefusal", "Refusal"]
 
 
 def __getattr__(name: str):

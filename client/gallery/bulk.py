@@ -1,4 +1,6 @@
-"""Bulk enrolment: every PEOPLE_DIR/<name>/<photo> as the person <name>, resumable.
+"""Enrolment of a folder of people (`Gallery.enroll_folder`, `face-verify gallery enroll-all`):
+every PEOPLE_DIR/<name>/<photo> as the person <name>, concurrent and resumable. The rules
+(face choice, refusals, model versions) are enrolment.py's, as for `Gallery.enroll`.
 
 - Photos are embedded `per_request` at a time per face-embed request, `workers` requests in
   flight, and stored `batch` at a time; each stored batch is flushed, so a killed run loses
@@ -6,9 +8,8 @@
 - Resume by content: a photo whose point (person + file name) is already stored with the same
   sha256 is skipped without being sent. A photo whose content changed is embedded again and
   replaces its point. Points are keyed by person + file name, so no photo is stored twice.
-- A person's embeddings of another model version are deleted when the person is enrolled
-  with the served one (as `Gallery.enroll` does).
-- Photos are added: a person's stored photos that are no longer in the folder stay.
+- Photos are added: a person's stored photos that are no longer in the folder stay (their
+  embeddings of another model version are deleted, as by any enrolment).
 """
 from __future__ import annotations
 
@@ -18,12 +19,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..client import FaceClient
 from ..errors import PhotoInputError
 from ..photos import PHOTO_SUFFIXES
+from .enrolment import Embedded, Outcome, check_name, keep, outcome, refused, same_model
 from .errors import GalleryError
-from .faces import FaceChoiceError, enrolment_face
-from .gallery import Gallery, check_name
-from .store import Face, collection_for, content_hash, point_id
+from .results import PersonRefusal, Refusal
+from .store import GalleryStore, collection_for, content_hash, enrolled_name, point_id
 
 WORKERS = 4  # requests in flight: one per service worker, and one more each queued behind it
 PER_REQUEST = 8  # photos per face-embed request
@@ -46,7 +48,7 @@ class BulkSummary:
     photos: int = 0
     enrolled: int = 0
     skipped: int = 0  # already enrolled with the same content
-    refused: list[dict] = field(default_factory=list)  # {person, photo, code, reason}
+    refused: list[PersonRefusal] = field(default_factory=list)
     model: str | None = None
     seconds: float = 0.0
 
@@ -54,7 +56,7 @@ class BulkSummary:
         return {"people": self.people, "photos": self.photos, "enrolled": self.enrolled, "skipped": self.skipped,
                 "refused_count": len(self.refused), "model": self.model, "seconds": round(self.seconds, 2),
                 "photos_per_second": round(self.photos / self.seconds, 2) if self.seconds else None,
-                "refused": self.refused}
+                "refused": [refusal.model_dump(mode="json") for refusal in self.refused]}
 
 
 def people_jobs(root: Path) -> list[Job]:
@@ -76,27 +78,36 @@ def chunked(jobs: Sequence[Job], size: int) -> Iterator[Sequence[Job]]:
 
 
 class BulkEnrolment:
-    def __init__(self, gallery: Gallery, workers: int = WORKERS, batch: int = BATCH,
-                 per_request: int = PER_REQUEST) -> None:
+    def __init__(self, store: GalleryStore, client: FaceClient, *, similar_area: float, workers: int = WORKERS,
+                 batch: int = BATCH, per_request: int = PER_REQUEST) -> None:
+        """store: where the embeddings go. client: embeds the photos. similar_area: as
+        faces.enrolment_face. workers: face-embed requests in flight. batch: photos stored
+        (and flushed) together. per_request: photos per face-embed request."""
         if workers < 1 or batch < 1 or per_request < 1:
             raise GalleryError("workers, batch and per_request must be >= 1", code="bad_setting")
-        self.gallery, self.store = gallery, gallery.store
+        self.store, self.client, self.similar_area = store, client, similar_area
         self.workers, self.batch, self.per_request = workers, batch, per_request
         self.model: str | None = None
+        self.aliases: list[str] = []  # earlier names of the served model
         self.summary = BulkSummary()
 
-    def run(self, root: Path, progress: Callable[[int], None] | None = None) -> BulkSummary:
-        """Enrols `root`; `progress(photos)` after each stored batch."""
+    def run(self, root: Path, progress: Callable[[int, int], None] | None = None) -> BulkSummary:
+        """Enrols `root`; `progress(done, total)` (photos) before the first batch and after each
+        stored batch."""
         start = time.perf_counter()
         jobs = people_jobs(root)
         self.summary.people = len({job.name for job in jobs})
         self.summary.photos = len(jobs)
+        done = 0
+        if progress is not None:
+            progress(done, len(jobs))
         with ThreadPoolExecutor(self.workers) as pool:
             for batch in chunked(jobs, self.batch):
                 self._batch(batch, pool)
+                done += len(batch)
                 if progress is not None:
-                    progress(len(batch))
-        self.store.optimize()
+                    progress(done, len(jobs))
+        self.store.optimize()  # also makes the batches' deletions final (the store's wipe)
         self.summary.model = self.model
         self.summary.seconds = time.perf_counter() - start
         return self.summary
@@ -104,58 +115,52 @@ class BulkEnrolment:
     def _batch(self, batch: Sequence[Job], pool: ThreadPoolExecutor) -> None:
         data = {job: job.path.read_bytes() for job in batch}
         hashes = {job: content_hash(content) for job, content in data.items()}
-        known: dict[Job, tuple] = {}
+        known: dict[Job, Outcome] = {}
         for first in chunked(batch, self.per_request):  # the served model names the collection to resume in
             if self.model is not None:
                 break
-            self.model, answers = self._embed(first, data)
-            known.update(zip(first, answers, strict=False))
+            self.model, self.aliases, answers = self._embed(first, data, hashes)
+            known.update(zip(first, answers, strict=True))
         if self.model is None:  # not one photo reached the server
             self._refuse(batch, known)
             return
-        current = collection_for(self.model)
+        current = collection_for(enrolled_name(self.store.collections(), self.model, self.aliases))
         stored = self.store.stored(current, [job.id for job in batch])
         todo = [job for job in batch if job.id not in stored or stored[job.id].sha256 != hashes[job]]
         self.summary.skipped += len(batch) - len(todo)
         requests = list(chunked([job for job in todo if job not in known], self.per_request))
-        for jobs, (model, answers) in zip(requests, pool.map(lambda jobs: self._embed(jobs, data), requests), strict=False):
-            if model is not None and model != self.model:
-                raise GalleryError(f"the server changed model during enrolment ({self.model} -> {model}); "
-                                   "run enroll-all again", code="model_changed")
-            known.update(zip(jobs, answers, strict=False))
+        embedded = pool.map(lambda jobs: self._embed(jobs, data, hashes), requests)
+        for jobs, (model, _, answers) in zip(requests, embedded, strict=True):
+            if model is not None:
+                same_model(self.model, model)
+            known.update(zip(jobs, answers, strict=True))
         self._refuse(todo, known)
-        faces = [Face(job.name, job.path.name, self.model, known[job][0], hashes[job])
-                 for job in todo if known[job][1] is None]
-        if not faces:
-            return
-        self.store.ensure(current, len(faces[0].vector))
-        others = [c for c in self.store.collections() if c != current]
-        if others:
-            for name in sorted({face.name for face in faces}):
-                self.store.delete_person(name, others)
-            self.store.drop_empty(keep=current)
-        self.store.put(current, faces)
-        self.summary.enrolled += len(faces)
+        people: dict[str, list[Embedded]] = {}
+        for job in todo:
+            found = known[job]
+            if isinstance(found, Embedded):
+                people.setdefault(job.name, []).append(found)
+        keep(self.store, self.model, people, aliases=self.aliases, replace=False, wipe=False)
+        self.summary.enrolled += sum(len(photos) for photos in people.values())
 
-    def _refuse(self, jobs: Sequence[Job], known: dict[Job, tuple]) -> None:
-        self.summary.refused += [{"person": job.name, "photo": str(job.path), **known[job][1]}
-                                 for job in jobs if known[job][1] is not None]
+    def _refuse(self, jobs: Sequence[Job], known: dict[Job, Outcome]) -> None:
+        self.summary.refused += [PersonRefusal(person=job.name, photo=str(job.path), code=found.code,
+                                               reason=found.reason)
+                                 for job in jobs if isinstance(found := known[job], Refusal)]
 
-    def _embed(self, jobs: Sequence[Job], data: dict[Job, bytes]) -> tuple[str | None, list[tuple]]:
-        """One face-embed request: (model, [(embedding of the enrolment face, None) or
-        (None, refusal)] per job); model None when no photo could be sent."""
+    def _embed(self, jobs: Sequence[Job], data: dict[Job, bytes],
+               hashes: dict[Job, str]) -> tuple[str | None, list[str], list[Outcome]]:
+        """One face-embed request: (model, its aliases, each job's outcome); model None when no
+        photo could be sent."""
         try:
-            answer = self.gallery.client.embed_many([data[job] for job in jobs])
+            answer = self.client.embed_many([data[job] for job in jobs])
         except PhotoInputError as exc:  # every photo over the request limit
-            return None, [(None, {"code": exc.code, "reason": exc.message}) for _ in jobs]
-        found: list[tuple] = []
-        for index, photo in enumerate(answer.photos):
+            return None, [], [refused(job.path.name, exc.code, exc.message) for job in jobs]
+        found: list[Outcome] = []
+        for index, (job, photo) in enumerate(zip(jobs, answer.photos, strict=True)):
             if photo.error is not None:
                 reason = photo.error.message.removeprefix(f"photos[{index}]: ")
-                found.append((None, {"code": photo.error.code, "reason": reason}))
-                continue
-            try:
-                found.append((enrolment_face(photo.faces, self.gallery.similar_area).embedding, None))
-            except FaceChoiceError as exc:
-                found.append((None, {"code": exc.code, "reason": exc.reason}))
-        return answer.model, found
+                found.append(refused(job.path.name, photo.error.code, reason))
+            else:
+                found.append(outcome(job.path.name, photo.faces, self.similar_area, hashes[job]))
+        return answer.model, answer.aliases, found

@@ -13,14 +13,14 @@ collection.
   with the graph and the payloads: a quarter of the memory traffic per comparison, and the
   index builds several times faster. Pinned in RAM, they stay there when the kernel reclaims
   the page cache (at 1M points the files are larger than this machine's page cache kept).
-  Each search takes OVERSAMPLING times the points it needs from the quantized index and
+  Each search takes `oversampling` times the points it needs from the quantized index and
   ranks them again with the float vectors, so scores are exact.
   `optimize()` builds the index of segments that outgrew the plain (brute-force) size; it
   runs after bulk writes and when a written store is closed, and during writes whenever
-  SEGMENT_POINTS new points await it. A large gallery is thus several indexed segments,
-  searched in parallel on the engine's search threads: at 1M points, two graphs of 500k
-  searched at once find more true nearest points than one graph of 1M in the same time.
-  Settings measured at 10k-1M points: reports/gallery_scale.json (`make gallery-bench`).
+  `segment_points` new points await it. A large gallery is thus several indexed segments,
+  searched in parallel on the engine's search threads.
+  Every setting is a field of EdgeSettings (edge_settings.py), measured at 10k-1M points:
+  reports/gallery_scale.json (`make gallery-bench`).
 """
 from __future__ import annotations
 
@@ -38,6 +38,7 @@ from qdrant_edge import (
     EdgeOptimizersConfig,
     EdgeShard,
     EdgeVectorParams,
+    FacetRequest,
     FieldCondition,
     Filter,
     HnswIndexConfig,
@@ -56,60 +57,53 @@ from qdrant_edge import (
     UpdateOperation,
 )
 
+from .edge_settings import EdgeSettings
 from .errors import GalleryError
-from .store import PAGE, PREFIX, Face, GalleryStore, one_per_person
+from .store import PAGE, PREFIX, Face, GalleryStore, Hit, one_per_person
 
 LOCK = ".gallery.lock"
 CONFIG = "edge_config.json"
-HNSW_M = 24  # links per point
-HNSW_EF_CONSTRUCT = 128  # candidates per insertion while building
-SEARCH_EF = 1536  # candidates explored per search (reports/gallery_scale.json: recall@1 and p95 per ef)
-OVERSAMPLING = 2.0  # points taken from the int8 index per point returned, then ranked in float
-# A second search costs a whole one (more with its filter), a longer first answer little (the
-# candidates explored stay SEARCH_EF). With 120 per person wanted, a search for someone with
-# up to a few hundred photos (LFW's most photographed person has 530) runs once.
-POINTS_PER_PERSON = 120
-FULL_SCAN_KB = 10_000  # segments below this many KB of vectors are searched exactly
-SEGMENT_POINTS = 500_000  # new points indexed as a segment of their own once this many wait
+MEMORY = {"pinned": Memory.Pinned, "cached": Memory.Cached, "cold": Memory.Cold}
 
 
-def shard_config(dim: int) -> EdgeConfig:
+def shard_config(dim: int, settings: EdgeSettings) -> EdgeConfig:
+    memory = MEMORY[settings.memory]
     return EdgeConfig(
         vectors=EdgeVectorParams(size=dim, distance=Distance.Cosine),
-        # what every search reads at random, held in RAM: the graph, the int8 vectors, the payloads
-        # (names); the float vectors, read for the few points ranked again, stay on disk
-        hnsw_config=HnswIndexConfig(m=HNSW_M, ef_construct=HNSW_EF_CONSTRUCT, full_scan_threshold=FULL_SCAN_KB,
-                                    memory=Memory.Pinned),
-        quantization_config=ScalarQuantizationConfig(ScalarType.Int8, memory=Memory.Pinned),
-        payload_memory=Memory.Pinned,
+        # what every search reads at random, by default pinned in RAM: the graph, the int8 vectors,
+        # the payloads (names); the float vectors, read for the few points ranked again, stay on disk
+        hnsw_config=HnswIndexConfig(m=settings.hnsw_m, ef_construct=settings.hnsw_ef_construct,
+                                    full_scan_threshold=settings.full_scan_kb, memory=memory),
+        quantization_config=ScalarQuantizationConfig(ScalarType.Int8, memory=memory),
+        payload_memory=memory,
         # vacuum as soon as one point is deleted: a removed person leaves no trace in the files;
-        # segments of SEGMENT_POINTS are not merged again (a merge of two would be past the cap)
+        # segments of segment_points are not merged again (a merge of two would be past the cap)
         optimizers=EdgeOptimizersConfig(deleted_threshold=0.0, vacuum_min_vector_number=1,
-                                        max_segment_size=segment_kb(dim)),
+                                        max_segment_size=segment_kb(dim, settings.segment_points)),
         wal_enabled=False)
 
 
-def segment_kb(dim: int) -> int:
-    """The largest segment's KB of float vectors: a fifth above SEGMENT_POINTS."""
-    return int(1.2 * SEGMENT_POINTS * dim * 4 / 1024)
+def segment_kb(dim: int, segment_points: int) -> int:
+    """The largest segment's KB of float vectors: a fifth above `segment_points`."""
+    return int(1.2 * segment_points * dim * 4 / 1024)
 
 
-def search_params(limit: int) -> SearchParams:
-    return SearchParams(hnsw_ef=max(SEARCH_EF, limit),
-                        quantization=QuantizationSearchParams(rescore=True, oversampling=OVERSAMPLING))
+def search_params(limit: int, settings: EdgeSettings) -> SearchParams:
+    return SearchParams(hnsw_ef=max(settings.search_ef, limit),
+                        quantization=QuantizationSearchParams(rescore=True, oversampling=settings.oversampling))
 
 
-def named(shard: EdgeShard, points: Sequence, top_k: int) -> list[tuple[str, float, str]]:
+def named(shard: EdgeShard, points: Sequence, top_k: int) -> list[Hit]:
     """The `top_k` best people among ranked points. Payloads are read for the first points only,
     as far as `top_k` people go: with a few hundred points ranked, reading every payload would
     cost more than the index search."""
-    hits: list[tuple[str, float, str]] = []
+    hits: list[Hit] = []
     read = 0
     while read < len(points):
         batch = points[read:read + max(2 * top_k, read)]  # each batch doubles what was read
-        payloads = {str(r.id): r.payload for r in shard.retrieve([p.id for p in batch], with_payload=True,
-                                                                   with_vector=False)}
-        hits += [(payloads[str(p.id)]["name"], float(p.score), payloads[str(p.id)]["photo"])
+        payloads = {str(r.id): r.payload or {} for r in shard.retrieve([p.id for p in batch], with_payload=True,
+                                                                         with_vector=False)}
+        hits += [Hit(payloads[str(p.id)]["name"], float(p.score), payloads[str(p.id)]["photo"])
                  for p in batch if str(p.id) in payloads]
         read += len(batch)
         people = one_per_person(hits, top_k)
@@ -139,8 +133,11 @@ def secure(path: Path) -> None:
 class EdgeStore(GalleryStore):
     embedded = True
 
-    def __init__(self, location: str | os.PathLike) -> None:
+    def __init__(self, location: str | os.PathLike, settings: EdgeSettings | None = None) -> None:
+        """location: the folder (created owner-only). settings: index and search settings
+        (default EdgeSettings(): the measured ones)."""
         self.location = str(location)
+        self.settings = settings or EdgeSettings()
         self.path = Path(location).expanduser()
         self.path.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.path.chmod(0o700)
@@ -185,13 +182,19 @@ class EdgeStore(GalleryStore):
     def count(self, collection: str, name: str | None = None) -> int:
         return self._shard(collection).count(CountRequest(exact=True, filter=by_name(name) if name else None))
 
+    def names(self, collection: str) -> dict[str, int]:
+        shard = self._shard(collection)
+        points = shard.count(CountRequest(exact=True))  # no more names than points
+        facets = shard.facet(FacetRequest(key="name", limit=max(1, points), exact=True))
+        return {str(hit.value): hit.count for hit in facets.hits if hit.count}  # deleted names stay, at 0
+
     def faces(self, collection: str, with_vectors: bool = False) -> Iterator[Face]:
         shard, offset = self._shard(collection), None
         while True:
             page, offset = shard.scroll(ScrollRequest(offset=offset, limit=PAGE, with_payload=True,
                                                       with_vector=with_vectors))
             for record in page:
-                yield Face.from_payload(record.payload, record.vector if with_vectors else None)
+                yield Face.from_payload(record.payload or {}, record.vector if with_vectors else None)
             if offset is None:
                 return
 
@@ -199,19 +202,20 @@ class EdgeStore(GalleryStore):
         if collection not in self.collections() or not ids:
             return {}
         records = self._shard(collection).retrieve(list(ids), with_payload=True, with_vector=False)
-        return {str(r.id): Face.from_payload(r.payload) for r in records}
+        return {str(r.id): Face.from_payload(r.payload or {}) for r in records}
 
-    def search(self, collection: str, vector: Sequence[float], top_k: int) -> list[tuple[str, float, str]]:
-        """Asks for POINTS_PER_PERSON points per person wanted. When they hold fewer than `top_k`
-        people (one person's photos filled them), asks again without the people found, until
-        `top_k` people are found or no points are left."""
-        shard, limit = self._shard(collection), top_k * POINTS_PER_PERSON
+    def search(self, collection: str, vector: Sequence[float], top_k: int) -> list[Hit]:
+        """Asks for `points_per_person` points per person wanted. When they hold fewer than
+        `top_k` people (one person's photos filled them), asks again without the people found,
+        until `top_k` people are found or no points are left."""
+        shard, limit = self._shard(collection), top_k * self.settings.points_per_person
         query = Query.Nearest([float(v) for v in vector])
-        people: list[tuple[str, float, str]] = []
+        params = search_params(limit, self.settings)
+        people: list[Hit] = []
         while True:
-            found = [name for name, _, _ in people]
+            found = [hit.name for hit in people]
             points = shard.query(QueryRequest(limit=limit, query=query, with_payload=False,
-                                              filter=without(found), params=search_params(limit)))
+                                              filter=without(found), params=params))
             people += named(shard, points, top_k - len(people))
             if len(people) >= top_k or len(points) < limit:
                 return one_per_person(people, top_k)
@@ -222,7 +226,7 @@ class EdgeStore(GalleryStore):
         folder = self.path / collection
         if folder.exists():  # a creation interrupted before its config was written
             shutil.rmtree(folder)
-        shard = EdgeShard.create(str(folder), shard_config(dim))
+        shard = EdgeShard.create(str(folder), shard_config(dim, self.settings))
         # on disk: only filters by name read it (count, remove, a search's second ask), and a
         # store opens faster without building it in RAM
         shard.update(UpdateOperation.create_field_index("name", KeywordIndexParams(on_disk=True)))
@@ -233,11 +237,11 @@ class EdgeStore(GalleryStore):
     def put(self, collection: str, faces: Sequence[Face]) -> None:
         shard = self._shard(collection)
         for start in range(0, len(faces), PAGE):
-            points = [Point(face.id, [float(v) for v in face.vector], face.payload())
+            points = [Point(face.id, face.values(), face.payload())
                       for face in faces[start:start + PAGE]]
             shard.update(UpdateOperation.upsert_points(points))
             info = shard.info()
-            if info.points_count - info.indexed_vectors_count >= SEGMENT_POINTS:
+            if info.points_count - info.indexed_vectors_count >= self.settings.segment_points:
                 shard.flush()
                 shard.optimize()
         shard.flush()

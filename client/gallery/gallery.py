@@ -11,15 +11,20 @@ are kept in a vector store (store.py). Nothing here imports torch.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import cast
 
 from ..client import FaceClient
 from ..errors import BadInputError, PhotoInputError
 from ..models import EmbeddingResult
-from ..photos import PhotoLike
+from ..photos import PhotoLike, is_single_photo
+from . import transfer
+from .bulk import BATCH, PER_REQUEST, WORKERS, BulkEnrolment, BulkSummary
+from .edge_settings import EdgeSettings
+from .enrolment import Embedded, check_name, keep, outcome, refused, same_model
 from .errors import GalleryError, ModelMismatchError
-from .faces import SIMILAR_AREA, FaceChoiceError, enrolment_face
+from .faces import SIMILAR_AREA
 from .open_store import open_store
 from .results import (
     Candidate,
@@ -29,14 +34,13 @@ from .results import (
     Person,
     Refusal,
 )
-from .store import collection_for, content_hash
+from .store import collection_for, content_hash, enrolled_name
 from .threshold import DEFAULT_FALSE_IDENTIFICATION_RATE, search_threshold
 
 __all__ = ["Gallery", "default_location", "GalleryError", "ModelMismatchError", "Candidate",
            "Enrollment", "IdentifiedFace", "Identification", "Person", "Refusal"]
 
 GALLERY_ENV = "FACE_GALLERY"
-MAX_NAME = 200
 
 
 def default_location() -> str:
@@ -56,7 +60,7 @@ def photo_name(photo: PhotoLike, index: int) -> str:
 
 
 def photo_hash(photo: PhotoLike) -> str | None:
-    """sha256 of a file's or bytes' content (what bulk enrolment resumes by); None otherwise."""
+    """sha256 of a file's or bytes' content (what enrolment of a folder resumes by); None otherwise."""
     if isinstance(photo, (str, os.PathLike)):
         try:
             return content_hash(Path(photo).read_bytes())
@@ -65,15 +69,6 @@ def photo_hash(photo: PhotoLike) -> str | None:
     if isinstance(photo, (bytes, bytearray)):
         return content_hash(bytes(photo))
     return None
-
-
-def check_name(name: str) -> str:
-    if not isinstance(name, str) or not name.strip():
-        raise GalleryError("a person's name must be a non-empty string", code="bad_name")
-    name = name.strip()
-    if len(name) > MAX_NAME or any(ord(ch) < 32 for ch in name):
-        raise GalleryError(f"a person's name is at most {MAX_NAME} printable characters", code="bad_name")
-    return name
 
 
 class Gallery:
@@ -85,15 +80,21 @@ class Gallery:
 
     def __init__(self, location: str | os.PathLike | None = None, client: FaceClient | None = None, *,
                  similar_area: float = SIMILAR_AREA, shards: int | None = None,
-                 false_identification_rate: float = DEFAULT_FALSE_IDENTIFICATION_RATE) -> None:
+                 false_identification_rate: float = DEFAULT_FALSE_IDENTIFICATION_RATE,
+                 settings: EdgeSettings | None = None) -> None:
         """location: folder of the embedded store or URL of a Qdrant server (default
         `default_location()`). client: the FaceClient used to embed photos (default
-        FaceClient(), created on first use). false_identification_rate: the share of strangers'
-        faces that may be named as someone enrolled; it sets identify's default threshold."""
+        FaceClient(), created on first use). similar_area: a second face at least this share
+        of the largest one's area makes a photo ambiguous to enrol (faces.py).
+        shards: `shard_number` of collections created on a Qdrant cluster.
+        false_identification_rate: the share of strangers' faces that may be named as someone
+        enrolled; it sets identify's default threshold. settings: the embedded store's index
+        and search settings (default EdgeSettings(); a server has its own)."""
         if not 0.0 < false_identification_rate < 1.0:
             raise GalleryError("false_identification_rate must be in (0, 1)", code="bad_rate")
         self.location = str(location or default_location())
-        self.store = open_store(self.location, shards=shards)
+        self.settings = settings or EdgeSettings()
+        self.store = open_store(self.location, shards=shards, settings=self.settings)
         self.similar_area = similar_area
         self.false_identification_rate = false_identification_rate
         self._client = client
@@ -107,44 +108,46 @@ class Gallery:
 
     # ------------------------------------------------------------------ enrol / remove
 
-    def enroll(self, name: str, photos: Iterable[PhotoLike], *, add: bool = False) -> Enrollment:
-        """One embedding per usable photo (its largest face). Replaces the person's earlier
-        embeddings unless `add`; embeddings of another model version are always replaced.
-        Unusable photos are listed in `.refused` with the reason; if none is usable the
-        gallery is left as it was."""
+    def enroll(self, name: str, photos: PhotoLike | Iterable[PhotoLike], *, add: bool = False) -> Enrollment:
+        """One embedding per usable photo (its largest face); `photos`: one photo or several.
+        Replaces the person's earlier embeddings unless `add`; embeddings of another model
+        version are always replaced. Unusable photos are listed in `.refused` with the reason;
+        if none is usable the gallery is left as it was. The rules: enrolment.py."""
         name = check_name(name)
-        kept: list[tuple[str, list[float], str | None]] = []
-        refused: list[Refusal] = []
-        model = None
-        for index, photo in enumerate(photos):
+        embedded: list[Embedded] = []
+        refusals: list[Refusal] = []
+        model: str | None = None
+        aliases: list[str] = []
+        for index, photo in enumerate([photos] if is_single_photo(photos) else cast(Iterable[PhotoLike], photos)):
             label = photo_name(photo, index)
             try:
                 answer = self.client.embed(photo)
-                face = enrolment_face(answer.faces, self.similar_area)
             except (BadInputError, PhotoInputError) as exc:
-                refused.append(Refusal(photo=label, code=exc.code or "bad_photo", reason=exc.message))
+                refusals.append(refused(label, exc.code, exc.message))
                 continue
-            except FaceChoiceError as exc:
-                refused.append(Refusal(photo=label, code=exc.code, reason=exc.reason))
+            found = outcome(label, answer.faces, self.similar_area, photo_hash(photo))
+            if isinstance(found, Refusal):
+                refusals.append(found)
                 continue
-            if model is not None and answer.model != model:
-                raise GalleryError(f"the server changed model during enrolment ({model} -> {answer.model}); "
-                                   "enrol again", code="model_changed")
-            model = answer.model
-            kept.append((label, face.embedding, photo_hash(photo)))
-        if not kept:
-            return Enrollment(name=name, model=None, enrolled=[], refused=refused, replaced=0)
-        current = collection_for(model)
-        self.store.ensure(current, len(kept[0][1]))
-        others = [c for c in self.store.collections() if c != current]
-        replaced = self.store.delete_person(name, others if add else None)
-        self.store.add(current, name, model, [label for label, _, _ in kept], [vector for _, vector, _ in kept],
-                       [sha for _, _, sha in kept])
-        if replaced:
-            self.store.drop_empty(keep=current)
-            self.store.wipe()
-        return Enrollment(name=name, model=model, enrolled=[label for label, _, _ in kept], refused=refused,
+            model, aliases = same_model(model, answer.model), answer.aliases
+            embedded.append(found)
+        if model is None:
+            return Enrollment(name=name, model=None, enrolled=[], refused=refusals, replaced=0)
+        replaced = keep(self.store, model, {name: embedded}, aliases=aliases, replace=not add)
+        return Enrollment(name=name, model=model, enrolled=[photo.photo for photo in embedded], refused=refusals,
                           replaced=replaced)
+
+    def enroll_folder(self, people_dir: str | os.PathLike, *, workers: int = WORKERS, per_request: int = PER_REQUEST,
+                      batch: int = BATCH, progress: Callable[[int, int], None] | None = None) -> BulkSummary:
+        """Enrols every `people_dir/<name>/` folder as the person <name>, with the rules of
+        `enroll` (add=True: photos no longer in a folder stay). Resumable: a photo already
+        stored for that person under that file name with the same content is skipped. Each
+        face-embed request carries `per_request` photos, `workers` requests are in flight,
+        and embeddings are stored (flushed) `batch` photos at a time. `progress(done, total)`
+        (photos) before the first batch and after each (bulk.py)."""
+        enrolment = BulkEnrolment(self.store, self.client, similar_area=self.similar_area, workers=workers,
+                                  batch=batch, per_request=per_request)
+        return enrolment.run(Path(people_dir), progress)
 
     def remove(self, name: str) -> int:
         """Deletes every embedding of the person, from the store's files too; returns how
@@ -154,6 +157,24 @@ class Gallery:
             self.store.drop_empty()
             self.store.wipe()
         return deleted
+
+    # ------------------------------------------------------------------ move
+
+    def export(self, path: str | os.PathLike) -> dict[str, int]:
+        """Writes the whole gallery to a gzipped JSON-lines file, owner-only (it holds
+        biometric data); embeddings written per collection, counts checked (transfer.py)."""
+        return transfer.export_file(self.store, path)
+
+    def import_file(self, path: str | os.PathLike) -> dict[str, int]:
+        """Adds a file written by `export`; embeddings copied per collection, counts checked."""
+        return transfer.import_file(path, self.store)
+
+    def push(self, destination: str | os.PathLike, *, shards: int | None = None) -> dict[str, int]:
+        """Copies the gallery into another store (a Qdrant server URL or a folder, opened with
+        this gallery's settings; `shards` for collections created on a cluster); embeddings
+        copied per collection, counts checked."""
+        with open_store(destination, shards=shards, settings=self.settings) as target:
+            return transfer.copy(self.store, target)
 
     # ------------------------------------------------------------------ read
 
@@ -167,8 +188,11 @@ class Gallery:
                 for (name, model), photos in sorted(found.items())]
 
     def count(self) -> int:
-        """People enrolled."""
-        return len({person.name for person in self.people()})
+        """People enrolled (from the store's name index: no point is read)."""
+        names: set[str] = set()
+        for collection in self.store.collections():
+            names.update(self.store.names(collection))
+        return len(names)
 
     # ------------------------------------------------------------------ identify
 
@@ -186,9 +210,9 @@ class Gallery:
         one answer per video frame."""
         if top_k < 1:
             raise GalleryError("top_k must be >= 1", code="bad_top_k")
-        current = collection_for(answer.model)
-        self.check_model(answer.model)
         collections = self.store.collections()
+        current = collection_for(enrolled_name(collections, answer.model, answer.aliases))
+        self.check_model(answer.model, answer.aliases)
         searched = self.store.count(current) if current in collections else 0
         if threshold is None:
             threshold = search_threshold(answer, searched, self.false_identification_rate)
@@ -199,7 +223,7 @@ class Gallery:
         faces = []
         for face in answer.faces:
             hits = self.store.search(current, face.embedding, top_k) if searched else []
-            candidates = [Candidate(name=n, score=round(s, 6), photo=p) for n, s, p in hits]
+            candidates = [Candidate(name=hit.name, score=round(hit.score, 6), photo=hit.photo) for hit in hits]
             best = candidates[0] if candidates else None
             faces.append(IdentifiedFace(
                 box=face.box, confidence=face.confidence,
@@ -207,14 +231,17 @@ class Gallery:
                 score=best.score if best is not None else None, candidates=candidates))
         return Identification(model=answer.model, threshold=threshold, embeddings=searched, faces=faces)
 
-    def check_model(self, model: str) -> None:
-        """Raises ModelMismatchError if anyone is enrolled with another model version."""
-        current = collection_for(model)
+    def check_model(self, model: str, aliases: Iterable[str] = ()) -> None:
+        """Raises ModelMismatchError if anyone is enrolled with another model version (the
+        `aliases` the server sends are earlier names of its model, not other versions)."""
+        current = collection_for(enrolled_name(self.store.collections(), model, aliases))
         stale: dict[str, str] = {}
         for collection in self.store.collections():
-            if collection != current:
-                for payload in self.store.points(collection):
-                    stale.setdefault(payload["name"], payload["model"])
+            enrolled = self.store.names(collection) if collection != current else {}
+            if enrolled:
+                version = str(self.store.model_of(collection))  # one collection, one model version
+                for name in enrolled:
+                    stale.setdefault(name, version)
         if stale:
             names = sorted(stale)
             shown = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")

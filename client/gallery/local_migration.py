@@ -24,7 +24,7 @@ def migrate(path: Path, store) -> int:
     """Copies every point of the local-mode folder `path` into `store` (an EdgeStore on the
     same folder); returns how many. Raises GalleryError when the folder cannot be read."""
     try:
-        from qdrant_client import QdrantClient
+        from qdrant_client import QdrantClient, models
     except ImportError as exc:  # pragma: no cover - qdrant-client is a requirement
         raise GalleryError(f"{path} holds a gallery of the earlier layout and qdrant-client is not installed "
                            "to migrate it: pip install qdrant-client, then run `face-verify gallery list "
@@ -39,12 +39,15 @@ def migrate(path: Path, store) -> int:
             if not collection.startswith(PREFIX):
                 continue
             expected = client.count(collection, exact=True).count
-            store.ensure(collection, client.get_collection(collection).config.params.vectors.size)
+            vectors = client.get_collection(collection).config.params.vectors
+            if not isinstance(vectors, models.VectorParams):  # the gallery's collections hold one unnamed vector
+                raise GalleryError(f"cannot migrate {collection}: not a gallery collection", code="migration_failed")
+            store.ensure(collection, vectors.size)
             offset = None
             while True:
                 page, offset = client.scroll(collection, limit=1000, offset=offset, with_payload=True,
                                              with_vectors=True)
-                store.put(collection, [Face.from_payload(dict(p.payload), p.vector) for p in page])
+                store.put(collection, [Face.from_payload(dict(p.payload or {}), p.vector) for p in page])
                 if offset is None:
                     break
             if store.count(collection) < expected:

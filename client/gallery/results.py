@@ -19,6 +19,16 @@ class Refusal(_Result):
     reason: str
 
 
+class PersonRefusal(_Result):
+    """A photo of a person folder that was not enrolled (`Gallery.enroll_folder`): whose, which
+    file, and why (codes as for Refusal)."""
+
+    person: str
+    photo: str  # the file's path
+    code: str
+    reason: str
+
+
 class Enrollment(_Result):
     name: str
     model: str | None  # the model version the embeddings come from (None: nothing enrolled)

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from qdrant_client import QdrantClient, models
 
 from .errors import GalleryError
-from .store import PAGE, PREFIX, Face, GalleryStore
+from .store import PAGE, PREFIX, Face, GalleryStore, Hit
 
 API_KEY_ENV = "QDRANT_API_KEY"
 
@@ -37,10 +37,18 @@ class ServerStore(GalleryStore):
     def dimension(self, collection: str) -> int | None:
         if not self._client.collection_exists(collection):
             return None
-        return int(self._client.get_collection(collection).config.params.vectors.size)
+        vectors = self._client.get_collection(collection).config.params.vectors
+        if not isinstance(vectors, models.VectorParams):  # a gallery collection holds one unnamed vector
+            raise GalleryError(f"{collection} at {self.location} is not a gallery collection", code="no_collection")
+        return int(vectors.size)
 
     def count(self, collection: str, name: str | None = None) -> int:
         return self._client.count(collection, count_filter=by_name(name) if name else None, exact=True).count
+
+    def names(self, collection: str) -> dict[str, int]:
+        limit = max(1, self.count(collection))  # no more names than points
+        facets = self._client.facet(collection, "name", limit=limit, exact=True)
+        return {str(hit.value): hit.count for hit in facets.hits}
 
     def faces(self, collection: str, with_vectors: bool = False) -> Iterator[Face]:
         offset = None
@@ -58,13 +66,14 @@ class ServerStore(GalleryStore):
         records = self._client.retrieve(collection, ids=list(ids), with_payload=True, with_vectors=False)
         return {str(r.id): Face.from_payload(dict(r.payload or {})) for r in records}
 
-    def search(self, collection: str, vector: Sequence[float], top_k: int) -> list[tuple[str, float, str]]:
+    def search(self, collection: str, vector: Sequence[float], top_k: int) -> list[Hit]:
         groups = self._client.query_points_groups(
             collection, query=[float(v) for v in vector], group_by="name", limit=top_k, group_size=1,
             with_payload=True).groups
-        hits = [(group.hits[0].payload["name"], float(group.hits[0].score), group.hits[0].payload["photo"])
-                for group in groups if group.hits]
-        return sorted(hits, key=lambda hit: -hit[1])
+        best = [group.hits[0] for group in groups if group.hits]
+        hits = [Hit(str((point.payload or {})["name"]), float(point.score), str((point.payload or {})["photo"]))
+                for point in best]
+        return sorted(hits, key=lambda hit: -hit.score)
 
     def create(self, collection: str, dim: int) -> None:
         self._client.create_collection(collection, vectors_config=models.VectorParams(
@@ -73,7 +82,7 @@ class ServerStore(GalleryStore):
 
     def put(self, collection: str, faces: Sequence[Face]) -> None:
         for start in range(0, len(faces), PAGE):
-            points = [models.PointStruct(id=face.id, vector=[float(v) for v in face.vector], payload=face.payload())
+            points = [models.PointStruct(id=face.id, vector=face.values(), payload=face.payload())
                       for face in faces[start:start + PAGE]]
             self._client.upsert(collection, points=points, wait=True)
 
@@ -89,6 +98,12 @@ class ServerStore(GalleryStore):
 
     def drop(self, collection: str) -> None:
         self._client.delete_collection(collection)
+
+    def wipe(self) -> None:
+        """Nothing to do: the server compacts deleted points itself."""
+
+    def optimize(self) -> None:
+        """Nothing to do: the server builds its index itself."""
 
     def close(self) -> None:
         self._client.close()

@@ -34,6 +34,16 @@ def collection_for(model: str) -> str:
     return PREFIX + hashlib.sha256(model.encode("utf-8")).hexdigest()[:16]
 
 
+def enrolled_name(collections: Iterable[str], model: str, aliases: Iterable[str] = ()) -> str:
+    """The name the gallery keeps `model`'s embeddings under: `model`, unless only one of its
+    `aliases` (earlier names of the same weights, sent by the server) has a collection; then
+    that alias, so the people enrolled under it are searched, enrolled beside and not stale."""
+    present = set(collections)
+    if collection_for(model) in present:
+        return model
+    return next((alias for alias in aliases if collection_for(alias) in present), model)
+
+
 def point_id(name: str, photo: str) -> str:
     """The same person and photo name always land on the same point (re-adding replaces it)."""
     return str(uuid.uuid5(POINT_NAMESPACE, f"{name}\x00{photo}"))
@@ -63,17 +73,35 @@ class Face:
             payload["sha256"] = self.sha256
         return payload
 
+    def values(self) -> list[float]:
+        """The vector to write (a face read without its vector has none)."""
+        if self.vector is None:
+            raise GalleryError(f"{self.name} / {self.photo}: no vector to store", code="no_vector")
+        return [float(v) for v in self.vector]
+
     @classmethod
-    def from_payload(cls, payload: dict, vector: Sequence[float] | None = None) -> Face:
+    def from_payload(cls, payload: dict, vector: object = None) -> Face:
+        """`vector`: the point's vector as the store gives it (the gallery's points hold one plain vector)."""
+        if vector is not None and not isinstance(vector, Sequence):
+            raise GalleryError(f"{payload.get('name')} / {payload.get('photo')}: not a plain vector", code="bad_point")
         return cls(name=payload["name"], photo=payload["photo"], model=payload["model"],
                    vector=None if vector is None else [float(v) for v in vector], sha256=payload.get("sha256"))
 
 
-def one_per_person(hits: Iterable[tuple[str, float, str]], top_k: int) -> list[tuple[str, float, str]]:
-    """(name, score, photo) hits, best first, keeping each person's best only."""
-    best: dict[str, tuple[str, float, str]] = {}
-    for hit in sorted(hits, key=lambda hit: -hit[1]):
-        best.setdefault(hit[0], hit)
+@dataclass(frozen=True)
+class Hit:
+    """A person a search found: the score of their closest stored photo, and that photo."""
+
+    name: str
+    score: float  # cosine similarity
+    photo: str
+
+
+def one_per_person(hits: Iterable[Hit], top_k: int) -> list[Hit]:
+    """The hits best first, keeping each person's best only."""
+    best: dict[str, Hit] = {}
+    for hit in sorted(hits, key=lambda hit: -hit.score):
+        best.setdefault(hit.name, hit)
     return list(best.values())[:top_k]
 
 
@@ -91,6 +119,10 @@ class GalleryStore(ABC):
     def count(self, collection: str, name: str | None = None) -> int: ...
 
     @abstractmethod
+    def names(self, collection: str) -> dict[str, int]:
+        """Each person's number of stored points, from the name index (no point is read)."""
+
+    @abstractmethod
     def faces(self, collection: str, with_vectors: bool = False) -> Iterator[Face]:
         """Every stored face, page by page."""
 
@@ -103,8 +135,8 @@ class GalleryStore(ABC):
         """The faces among `ids` that are stored, by id (no vectors)."""
 
     @abstractmethod
-    def search(self, collection: str, vector: Sequence[float], top_k: int) -> list[tuple[str, float, str]]:
-        """(name, score, photo) of the `top_k` closest people, one hit per person, best first."""
+    def search(self, collection: str, vector: Sequence[float], top_k: int) -> list[Hit]:
+        """The `top_k` closest people, one hit per person, best first."""
 
     def points(self, collection: str) -> Iterator[dict]:
         """Every point's payload."""
@@ -150,9 +182,11 @@ class GalleryStore(ABC):
             if collection != keep and self.count(collection) == 0:
                 self.drop(collection)
 
+    @abstractmethod
     def wipe(self) -> None:
         """Makes deletions final in the store's files (the embedded store rewrites them)."""
 
+    @abstractmethod
     def optimize(self) -> None:
         """Builds what searches need at scale (the embedded store's HNSW index)."""
 

@@ -57,12 +57,19 @@ def _check(collection: str, expected: int, copied: int) -> None:
                            code="count_mismatch")
 
 
+def _dimension(store: GalleryStore, collection: str) -> int:
+    dim = store.dimension(collection)
+    if dim is None:
+        raise GalleryError(f"no collection {collection} in {store.location}", code="no_collection")
+    return dim
+
+
 def copy(source: GalleryStore, destination: GalleryStore) -> dict[str, int]:
     """Every collection of `source` into `destination`; points copied per collection."""
     copied = {}
     for collection in source.collections():
         expected = source.count(collection)
-        copied[collection] = _write(destination, collection, source.dimension(collection),
+        copied[collection] = _write(destination, collection, _dimension(source, collection),
                                     source.faces(collection, with_vectors=True))
         _check(collection, expected, copied[collection])
     destination.optimize()
@@ -71,19 +78,19 @@ def copy(source: GalleryStore, destination: GalleryStore) -> dict[str, int]:
 
 def export_file(source: GalleryStore, path: str | os.PathLike) -> dict[str, int]:
     path = Path(path)
-    header = {"format": FORMAT, "version": VERSION, "collections": {
-        c: {"dim": source.dimension(c), "count": source.count(c)} for c in source.collections()}}
+    collections = {c: {"dim": _dimension(source, c), "count": source.count(c)} for c in source.collections()}
+    header = {"format": FORMAT, "version": VERSION, "collections": collections}
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.fchmod(fd, 0o600)
     written: dict[str, int] = {}
     with gzip.open(os.fdopen(fd, "wb"), "wt", encoding="utf-8") as out:
         out.write(json.dumps(header) + "\n")
-        for collection in header["collections"]:
+        for collection in collections:
             written[collection] = 0
             for face in source.faces(collection, with_vectors=True):
                 out.write(json.dumps({"collection": collection, **face.payload(), "vector": face.vector}) + "\n")
                 written[collection] += 1
-    for collection, info in header["collections"].items():
+    for collection, info in collections.items():
         _check(collection, info["count"], written[collection])
     return written
 
@@ -118,7 +125,8 @@ def import_file(path: str | os.PathLike, destination: GalleryStore) -> dict[str,
             raise GalleryError(f"{path}: a point of {collection}, which the header does not list", code="bad_export")
         pending.setdefault(collection, []).append(Face.from_payload(row, row["vector"]))
         if len(pending[collection]) == PAGE:
-            copied[collection] += _write(destination, collection, collections[collection]["dim"], pending.pop(collection))
+            dim = collections[collection]["dim"]
+            copied[collection] += _write(destination, collection, dim, pending.pop(collection))
     for collection, faces in pending.items():
         copied[collection] += _write(destination, collection, collections[collection]["dim"], faces)
     for collection, info in collections.items():

@@ -8,8 +8,8 @@ import numpy as np
 
 from bench.gallery_scale import main
 
-KEYS = {"n", "backend", "insert_s", "index_s", "query_p50_ms", "query_p95_ms", "recall_at_1", "recall_at_1_enrolled", "rss_mb",
-        "disk_mb", "reopen_s"}
+KEYS = {"n", "backend", "insert_s", "index_s", "query_p50_ms", "query_p95_ms", "recall_at_1", "recall_at_1_enrolled",
+        "rss_mb", "disk_mb", "reopen_s"}
 
 
 def fake_cache_embeddings(work, n=2400, dim=32):
@@ -41,6 +41,8 @@ def test_the_bench_writes_every_key_and_the_distractor_table(tmp_path, monkeypat
     assert set(rows) == {("edge", 1500), ("edge", 3000)}  # local mode: a grouped query takes ~50 ms
     for row in rows.values():
         assert KEYS <= set(row) and row["recall_at_1"] > 0.9 and 0 < row["query_p50_ms"] <= row["query_p95_ms"]
+        assert set(row["ef_sweep"]) == {"768", "1024", "2048"}  # half, two thirds and four thirds of 1,536
+        assert all(ef["recall_at_1"] > 0.9 for ef in row["ef_sweep"].values())
     assert rows[("edge", 3000)]["vectors"] == {"real": 1400, "synthetic": 1600}  # 1,000 real held out as queries
     steps = report["distractors"]["results"]
     assert [s["distractors"] for s in steps] == [0, 500, 1600]

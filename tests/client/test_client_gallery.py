@@ -105,6 +105,13 @@ def test_bad_photos_are_refused_one_by_one(gallery, photos):
     assert nothing.enrolled == [] and nothing.model is None and gallery.count() == 1
 
 
+def test_one_photo_is_enrolled_as_a_list_of_one(gallery, photos):
+    one = gallery.enroll("Astronaut", photos / "astronaut.png")
+    assert one.enrolled == ["astronaut.png"] and gallery.count() == 1
+    as_bytes = gallery.enroll("Cameraman", (photos / "camera.png").read_bytes())
+    assert as_bytes.enrolled == ["photo_1"] and gallery.count() == 2
+
+
 def test_re_enrolment_replaces_unless_adding(gallery, photos):
     gallery.enroll("Astronaut", [photos / "astronaut.png", photos / "astronaut_small.jpg"])
     again = gallery.enroll("Astronaut", [photos / "astronaut_small.jpg"])
@@ -124,12 +131,13 @@ def test_remove_deletes_from_search_and_from_the_files(tmp_path, client, photos)
         gallery.enroll("Cameraman", [photos / "camera.png"])
         vector = client.embed(photos / "astronaut.png").faces[0].embedding
         collection = collection_for(client.embed(photos / "camera.png").model)
-        assert gallery.store.search(collection, vector, 5)[0][0] == name
+        assert gallery.store.search(collection, vector, 5)[0].name == name
     assert name.encode() in files_bytes(folder)  # the check below can see a name
 
     with Gallery(folder, client) as gallery:
         assert gallery.remove(name) == 1
-        assert [hit[0] for hit in gallery.store.search(collection, vector, 5)] == ["Cameraman"]
+        assert [hit.name for hit in gallery.store.search(collection, vector, 5)] == ["Cameraman"]
+        assert gallery.count() == 1
         assert [p.name for p in gallery.people()] == ["Cameraman"]
         assert gallery.identify(photos / "astronaut.png").faces[0].identity is None
         assert gallery.remove(name) == 0

@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from client import FaceClient
 from client.cli import main as cli_main
-from client.gallery import Gallery
+from client.gallery import Gallery, PersonRefusal
 
 pytestmark = pytest.mark.integration
 
@@ -27,7 +28,8 @@ PEOPLE, PHOTOS_EACH = 20, 3
 @pytest.fixture(scope="module")
 def people(tmp_path_factory):
     """PEOPLE folders of PHOTOS_EACH distinct photos (the astronaut, cropped and scaled a little
-    differently each time: other bytes, the same face), plus a cat (no face) in one folder and a text file named .jpg in another."""
+    differently each time: other bytes, the same face), plus a cat (no face) in one folder and
+    a text file named .jpg in another."""
     root = tmp_path_factory.mktemp("people")
     astronaut = Image.fromarray(skimage_data.astronaut())
     for person in range(PEOPLE):
@@ -69,6 +71,21 @@ def test_enroll_all_resumes_by_content(torchserve_server, people, tmp_path, caps
     assert json.loads(summary.read_text())["enrolled"] == 1
     assert len(stored_photos(gallery)) == PEOPLE * PHOTOS_EACH
     assert "photos/s" in capsys.readouterr().out
+
+
+def test_enroll_folder_reports_progress_and_typed_refusals(torchserve_server, people, tmp_path):
+    seen: list[tuple[int, int]] = []
+    with FaceClient(torchserve_server.base_url, token=torchserve_server.token, timeout=120) as client, \
+            Gallery(tmp_path / "gallery", client) as gallery:
+        summary = gallery.enroll_folder(people, batch=16, per_request=4, workers=2,
+                                        progress=lambda done, total: seen.append((done, total)))
+        assert gallery.count() == PEOPLE
+    total = PEOPLE * PHOTOS_EACH + 2
+    assert seen == [(0, total), *((min(done, total), total) for done in range(16, total + 16, 16))]
+    assert summary.enrolled == PEOPLE * PHOTOS_EACH and summary.people == PEOPLE
+    assert all(isinstance(refusal, PersonRefusal) for refusal in summary.refused)
+    assert sorted((r.person, Path(r.photo).name, r.code) for r in summary.refused) == [
+        ("person_00", "cat.jpg", "no_face"), ("person_01", "notes.jpg", "not_an_image")]
 
 
 def test_a_run_killed_halfway_resumes_to_the_exact_count(torchserve_server, people, tmp_path):

@@ -17,11 +17,12 @@ import numpy as np
 import pytest
 from qdrant_client import QdrantClient, models
 
+from client.gallery.edge_settings import EdgeSettings
 from client.gallery.edge_store import EdgeStore
 from client.gallery.errors import GalleryError
 from client.gallery.open_store import open_store
 from client.gallery.server_store import ServerStore
-from client.gallery.store import Face, collection_for, point_id
+from client.gallery.store import Face, Hit, collection_for, point_id
 
 pytestmark = pytest.mark.filterwarnings("ignore:Payload indexes have no effect:UserWarning")
 REPO = Path(__file__).resolve().parents[2]
@@ -61,27 +62,36 @@ def test_search_gives_one_hit_per_person_best_first(store):
     store.add(COLLECTION, "Bob", "m", ["bob.jpg"], bob)
     assert store.count(COLLECTION) == 7 and store.count(COLLECTION, "Ada") == 6
     hits = store.search(COLLECTION, ada[3].tolist(), 2)
-    assert [h[0] for h in hits] == ["Ada", "Bob"]  # Ada's six photos fill no more than one place
-    assert hits[0][2] == "ada3.jpg" and hits[0][1] == pytest.approx(1.0, abs=1e-5) and hits[1][1] < hits[0][1]
-    assert [h[0] for h in store.search(COLLECTION, ada[3].tolist(), 5)] == ["Ada", "Bob"]  # only two exist
+    assert all(isinstance(hit, Hit) for hit in hits)
+    assert [h.name for h in hits] == ["Ada", "Bob"]  # Ada's six photos fill no more than one place
+    assert hits[0].photo == "ada3.jpg" and hits[0].score == pytest.approx(1.0, abs=1e-5)
+    assert hits[1].score < hits[0].score
+    assert [h.name for h in store.search(COLLECTION, ada[3].tolist(), 5)] == ["Ada", "Bob"]  # only two exist
 
 
-def test_a_person_filling_the_first_answer_is_left_out_of_the_next(tmp_path, monkeypatch):
+def test_names_counts_each_persons_points_without_reading_them(store):
+    store.add(COLLECTION, "Ada", "m", ["a1.jpg", "a2.jpg", "a3.jpg"], unit(1, 3))
+    store.add(COLLECTION, "Bob", "m", ["b.jpg"], unit(2))
+    assert store.names(COLLECTION) == {"Ada": 3, "Bob": 1}
+    store.delete_person("Ada")
+    assert store.names(COLLECTION) == {"Bob": 1}
+    store.delete_person("Bob")
+    assert store.names(COLLECTION) == {}
+
+
+def test_a_person_filling_the_first_answer_is_left_out_of_the_next(tmp_path):
     """The embedded store asks for a few points per person wanted; when one person's photos fill
     them all, it asks again without that person."""
-    import client.gallery.edge_store as edge
-
-    monkeypatch.setattr(edge, "POINTS_PER_PERSON", 2)
     ada = unit(1) + 0.05 * unit(5, 20)  # 20 photos close together: the first 6 points are all Ada's
-    with open_store(tmp_path / "gallery") as store:
+    with open_store(tmp_path / "gallery", settings=EdgeSettings(points_per_person=2)) as store:
         store.ensure(COLLECTION, DIM)
         store.add(COLLECTION, "Ada", "m", [f"ada{i}.jpg" for i in range(20)], ada)
         store.add(COLLECTION, "Bob", "m", ["bob.jpg"], unit(2))
         store.add(COLLECTION, "Cy", "m", ["cy.jpg"], unit(3))
         hits = store.search(COLLECTION, ada[0].tolist(), 3)
-        assert sorted(h[0] for h in hits) == ["Ada", "Bob", "Cy"] and hits[0][0] == "Ada"
-        assert [h[1] for h in hits] == sorted((h[1] for h in hits), reverse=True)
-        assert [h[0] for h in store.search(COLLECTION, ada[0].tolist(), 9)] == [h[0] for h in hits]  # all there are
+        assert sorted(h.name for h in hits) == ["Ada", "Bob", "Cy"] and hits[0].name == "Ada"
+        assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+        assert [h.name for h in store.search(COLLECTION, ada[0].tolist(), 9)] == [h.name for h in hits]  # all there are
 
 
 def test_re_adding_a_photo_replaces_it_and_stored_finds_it(store):
@@ -114,7 +124,7 @@ def test_delete_person_and_drop_empty(store):
     store.ensure(other, 8)
     assert store.delete_person("Ada") == 2 and store.delete_person("Ada") == 0
     store.wipe()
-    assert [h[0] for h in store.search(COLLECTION, unit(1)[0].tolist(), 3)] == ["Bob"]
+    assert [h.name for h in store.search(COLLECTION, unit(1)[0].tolist(), 3)] == ["Bob"]
     store.drop_empty(keep=COLLECTION)
     assert store.collections() == [COLLECTION]
 
@@ -163,30 +173,51 @@ def test_remove_rewrites_the_indexed_segment_with_its_int8_copies(tmp_path):
         assert store.count(COLLECTION) == n - 3
 
 
-def test_a_large_gallery_is_indexed_in_segments_searched_together(tmp_path, monkeypatch):
-    """Every SEGMENT_POINTS new points become an indexed segment of their own while writing,
+def test_a_large_gallery_is_indexed_in_segments_searched_together(tmp_path):
+    """Every `segment_points` new points become an indexed segment of their own while writing,
     and no merge joins them again; a search finds points of every segment."""
-    import client.gallery.edge_store as edge
-
-    monkeypatch.setattr(edge, "SEGMENT_POINTS", 25_000)
+    settings = EdgeSettings(segment_points=25_000)
     folder, n, dim = tmp_path / "gallery", 50_000, 128
     vectors = np.random.default_rng(1).standard_normal((n, dim)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    with open_store(folder) as store:
+    with open_store(folder, settings=settings) as store:
         store.ensure(COLLECTION, dim)
         for start in range(0, n, 5_000):
             store.put(COLLECTION, [Face(f"person {i}", f"{i}.jpg", "m", vectors[i].tolist())
                                    for i in range(start, start + 5_000)])
             info = store._shard(COLLECTION).info()
             assert info.indexed_vectors_count == (start + 5_000) // 25_000 * 25_000
-    with open_store(folder) as store:
+    with open_store(folder, settings=settings) as store:
         info = store._shard(COLLECTION).info()
         assert info.points_count == info.indexed_vectors_count == n
         indexed = [s for s in (folder / COLLECTION / "segments").iterdir()
                    if (s / "vector_storage" / "quantized.data").is_file()]
         assert len(indexed) == 2
         for i in (3, 24_999, 25_000, 49_999):
-            assert store.search(COLLECTION, vectors[i].tolist(), 1)[0][0] == f"person {i}"
+            assert store.search(COLLECTION, vectors[i].tolist(), 1)[0].name == f"person {i}"
+
+
+def test_a_collection_is_created_with_the_stores_settings(tmp_path):
+    import json
+
+    with open_store(tmp_path / "default") as store:
+        store.ensure(COLLECTION, 128)
+    with open_store(tmp_path / "own", settings=EdgeSettings(hnsw_m=8, segment_points=1000, memory="cached")) as store:
+        store.ensure(COLLECTION, 128)
+    default, own = (json.loads((tmp_path / name / COLLECTION / "edge_config.json").read_text())
+                    for name in ("default", "own"))
+    assert (default["hnsw_config"]["m"], default["hnsw_config"]["memory"]) == (24, "pinned")
+    assert default["optimizers"]["max_segment_size"] == int(1.2 * 500_000 * 128 * 4 / 1024)
+    assert (own["hnsw_config"]["m"], own["hnsw_config"]["memory"], own["payload_memory"]) == (8, "cached", "cached")
+    assert own["optimizers"]["max_segment_size"] == 600
+
+
+@pytest.mark.parametrize("setting", [{"search_ef": 0}, {"points_per_person": 0}, {"oversampling": 0.5},
+                                     {"memory": "swap"}])
+def test_settings_out_of_range_are_refused(setting):
+    with pytest.raises(GalleryError) as raised:
+        EdgeSettings(**setting)
+    assert raised.value.code == "bad_setting"
 
 
 def test_files_are_owner_only_and_one_process_at_a_time(tmp_path):
@@ -217,7 +248,7 @@ def test_a_local_mode_folder_is_migrated_on_first_open(tmp_path):
     assert (folder / "collection").is_dir()
     with open_store(folder) as store:
         assert store.migrated == 30 and store.count(COLLECTION) == 30
-        assert store.search(COLLECTION, vectors[3].tolist(), 1)[0][:1] == ("p3",)
+        assert store.search(COLLECTION, vectors[3].tolist(), 1)[0].name == "p3"
         assert store.model_of(COLLECTION) == "face-embed:test"
     assert not (folder / "collection").exists() and not (folder / "meta.json").exists()
     with open_store(folder) as store:  # once only

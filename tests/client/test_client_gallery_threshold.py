@@ -23,7 +23,8 @@ def test_the_threshold_grows_with_the_gallery():
     between = search_threshold(answer(), 316, 0.01)  # 10^-4.5: half way in log rate
     assert 0.47 < between < 0.48
     sizes = [1, 3, 30, 300, 3000]
-    assert [search_threshold(answer(), n, 0.01) for n in sizes] == sorted(search_threshold(answer(), n, 0.01) for n in sizes)
+    thresholds = [search_threshold(answer(), n, 0.01) for n in sizes]
+    assert thresholds == sorted(thresholds)
 
 
 def test_beyond_the_table_its_last_step_continues():

@@ -11,6 +11,7 @@ import pytest
 from qdrant_client import QdrantClient
 
 from client.cli import main as cli_main
+from client.gallery import Gallery
 from client.gallery.errors import GalleryError
 from client.gallery.open_store import open_store
 from client.gallery.server_store import ServerStore
@@ -38,18 +39,27 @@ def source(tmp_path):
 
 def test_export_import_round_trip(source, tmp_path):
     exported = tmp_path / "gallery.jsonl.gz"
-    with open_store(source) as store:
-        assert export_file(store, exported) == {CURRENT: 2500, OLDER: 1}
-        probe = next(store.faces(CURRENT, with_vectors=True))
+    with Gallery(source) as gallery:
+        assert gallery.export(exported) == {CURRENT: 2500, OLDER: 1}
+        probe = next(gallery.store.faces(CURRENT, with_vectors=True))
     assert stat.S_IMODE(exported.stat().st_mode) == 0o600
-    with open_store(tmp_path / "copy") as copied:
-        assert import_file(exported, copied) == {CURRENT: 2500, OLDER: 1}
-        assert copied.count(CURRENT) == 2500 and copied.dimension(OLDER) == 8
+    with Gallery(tmp_path / "copy") as gallery:
+        copied = gallery.store
+        assert gallery.import_file(exported) == {CURRENT: 2500, OLDER: 1}
+        assert copied.count(CURRENT) == 2500 and copied.dimension(OLDER) == 8 and gallery.count() == 251
         hit = copied.search(CURRENT, probe.vector, 1)[0]
-        assert hit[0] == probe.name and hit[1] == pytest.approx(1.0, abs=1e-5)
+        assert hit.name == probe.name and hit.score == pytest.approx(1.0, abs=1e-5)
         assert copied.stored(CURRENT, [probe.id])[probe.id].sha256 == probe.sha256
-        assert import_file(exported, copied) == {CURRENT: 2500, OLDER: 1}  # again: same points, no duplicates
+        assert gallery.import_file(exported) == {CURRENT: 2500, OLDER: 1}  # again: same points, no duplicates
         assert copied.count(CURRENT) == 2500
+
+
+def test_push_to_a_folder(source, tmp_path):
+    with Gallery(source) as gallery:
+        assert gallery.push(tmp_path / "pushed") == {CURRENT: 2500, OLDER: 1}
+        people = gallery.people()
+    with Gallery(tmp_path / "pushed") as pushed:
+        assert pushed.people() == people and pushed.count() == 251
 
 
 def test_push_to_a_server_and_back(source, tmp_path):
