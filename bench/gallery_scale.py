@@ -92,7 +92,7 @@ def embed_cache(cache_dir: Path, work: Path) -> Path:
     rows = read_manifest(cache_dir / "manifest.csv")
     settings = Settings.load(yaml.safe_load((REPO / "handler" / "model-config.yaml").read_text()))
     backbone, meta = load_backbone(REPO / "weights" / "face_embedder.pt")
-    flip = ModelFacts.of(meta).flip  # as the server embeds: the weights say
+    flip = ModelFacts.of(meta, backbone.state_dict()).flip  # as the server embeds: the weights say
     embedder = engine_embedder(backbone, settings.engine, 2, settings.precision, flip=flip, batch_size=64)
     vectors = []
     for start in tqdm(range(0, len(rows), 512), desc="embed cache faces", unit="batch"):

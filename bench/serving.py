@@ -456,7 +456,7 @@ def main(argv: list[str] | None = None) -> int:
         }
     if not args.no_accuracy:
         print("accuracy: the evaluated model, the served path, every lever ...", flush=True)
-        facts = ModelFacts.of(meta)
+        facts = ModelFacts.of(meta, backbone.state_dict())
         flip = handler.embedder.flip  # = facts.flip: the weights say
         embedders = {f"evaluated (torch eager, flip={facts.flip})": FaceEmbedder(backbone, flip=facts.flip),
                      f"served ({settings.engine} {settings.precision}, flip={flip})": handler.embedder}

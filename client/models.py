@@ -70,6 +70,7 @@ class TestResult(_Contract):
 class VerificationResult(_Contract):
     model: str  # model name and version
     threshold: float  # scores >= threshold are matches
+    aliases: list[str] = []  # earlier names of the same weights (empty: none, or an older server)
     reference: ReferenceFace
     results: list[TestResult]
 
@@ -122,6 +123,8 @@ class EmbeddingResult(_Contract):
     faces: list[EmbeddedFace]  # every face in the photo, largest first
     threshold: float | None = None  # the server's calibrated cosine threshold (None: an older server)
     far_thresholds: list[FarThreshold] | None = None  # stricter operating points, for 1:N search
+    # earlier names of the same weights: the gallery keeps searching what was enrolled under them
+    aliases: list[str] = []
 
     @property
     def boxes(self) -> list[Box]:
@@ -151,12 +154,13 @@ class EmbeddingBatch(_Contract):
     photos: list[PhotoEmbedding]
     threshold: float | None = None
     far_thresholds: list[FarThreshold] | None = None
+    aliases: list[str] = []
 
     def result(self, index: int) -> EmbeddingResult:
         """Photo `index` as `embed` would have answered it (a photo with an error: PhotoInputError
         is not raised here; check `photos[index].ok` first)."""
         return EmbeddingResult(model=self.model, faces=self.photos[index].faces, threshold=self.threshold,
-                               far_thresholds=self.far_thresholds)
+                               far_thresholds=self.far_thresholds, aliases=self.aliases)
 
 
 class Health(_Contract):

@@ -57,7 +57,7 @@ def main() -> None:
     cache_dir = stage_cache_dir(args)
     reports = reports_dir(args.smoke, args.reports)
     backbone, meta = load_backbone(args.weights)
-    facts = ModelFacts.of(meta)
+    facts = ModelFacts.of(meta, backbone.state_dict())
     embedder = FaceEmbedder(backbone, flip=facts.flip)
     metrics = evaluate(embedder, cache_dir, out_dir=reports, name="test", far=facts.threshold_far or DEFAULT_FAR)
     (reports / "test_roc.png").replace(reports / "roc.png")

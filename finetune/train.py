@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -26,7 +25,7 @@ from tqdm import tqdm
 from data.manifest import load_crops, training_rows
 from evaluation.metrics import calibrate, evaluate
 from finetune.losses import build_head
-from model.embedder import FaceEmbedder, load_backbone, save_checkpoint
+from model.embedder import FaceEmbedder, content_version, load_backbone, save_checkpoint
 from model.preprocess import crops_to_uint8, normalize
 from training.checkpoint import seed_everything
 from training.curves import plot_curves
@@ -116,7 +115,8 @@ def train(params: dict, cache_dir: Path, out: Path, resume: bool) -> dict:
         if finished_epoch and params["eval_every"] and (state["step"] // steps_per_epoch) % params["eval_every"] == 0:
             metrics = evaluate(FaceEmbedder(backbone.eval(), flip=params["flip"]), cache_dir)
             state["evals"].append((state["step"] // steps_per_epoch, metrics["threshold_pairs_accuracy"]))
-            tqdm.write(f"epoch {state['step'] // steps_per_epoch}: pairsDevTrain accuracy {metrics['threshold_pairs_accuracy']:.4f}")
+            tqdm.write(f"epoch {state['step'] // steps_per_epoch}: "
+                       f"pairsDevTrain accuracy {metrics['threshold_pairs_accuracy']:.4f}")
 
     state = train_loop(params, dataset, model, optimizer, step, out / "checkpoint.pt", resume,
                        f"finetune {params['head']}",
@@ -161,7 +161,7 @@ def run(params: dict, cache_dir: Path, out: Path, resume: bool = False) -> dict:
                     interpolation=result.get("interpolation", {}).get("alpha", 1.0))
     steps_per_epoch = result["steps"] / max(result["epochs"], 1e-9)  # evals are per epoch; the x axis is steps
     plot_curves(out / "curves.png", {
-        "loss": [(s, l) for s, l, _ in history],
+        "loss": [(s, loss) for s, loss, _ in history],
         "batch accuracy": [(s, a) for s, _, a in history],
         "pairsDevTrain accuracy": [(e * steps_per_epoch, a) for e, a in evals],
     }, title=f"fine-tuning ({params['head']}, init: {params['init']})")
@@ -173,13 +173,17 @@ def run(params: dict, cache_dir: Path, out: Path, resume: bool = False) -> dict:
 
 def export(out: Path, target: Path, summary: dict, reports: Path) -> None:
     """The fine-tuned backbone becomes the served model: weights, calibrated threshold and
-    a version string in the checkpoint, its figures in reports/."""
+    its version in the checkpoint, its figures in reports/. The version is a readable prefix
+    (architecture, stages) and a hash of the tensors: a rerun that reproduces the weights
+    reproduces the version, and the galleries enrolled with them stay valid."""
     backbone, meta = load_backbone(out / "backbone.pt")
     stages = "simclr-arcface" if summary["params"]["init"] == "pretrained" else "arcface"
     arch = {"sface": "sface", "mobilenet_v3_small": "mnv3s"}[backbone.config.name]
-    version = f"{arch}-{stages}-{time.strftime('%Y%m%d')}"
-    save_checkpoint(target, backbone, threshold=meta["threshold"], version=version, flip=meta.get("flip", True),
-                    threshold_far=summary["params"]["target_far"], far_thresholds=meta["metrics"]["calibration"]["far_thresholds"],
+    prefix = f"{arch}-{stages}"
+    version = content_version(prefix, backbone.state_dict())
+    save_checkpoint(target, backbone, threshold=meta["threshold"], version=version, version_prefix=prefix,
+                    flip=meta.get("flip", True), threshold_far=summary["params"]["target_far"],
+                    far_thresholds=meta["metrics"]["calibration"]["far_thresholds"],
                     interpolation=meta.get("interpolation", 1.0),
                     metrics=meta["metrics"], source=str(out / "backbone.pt"))
     shutil.copy(out / "curves.png", reports / "finetune_curves.png")

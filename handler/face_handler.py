@@ -42,7 +42,8 @@ class FaceHandler(BaseHandler):
         self.mode = self.settings.mode_for(self.name)
         torch.set_num_threads(self.settings.threads)
         backbone, meta = load_backbone(model_dir / self.manifest["model"]["serializedFile"])
-        facts = ModelFacts.of(meta)  # flip, threshold, FAR table: as the weights were evaluated
+        # version (a hash of the tensors), flip, threshold, FAR table: as the weights were evaluated
+        facts = ModelFacts.of(meta, backbone.state_dict())
         most_faces = max(self.settings.max_tests + 1, self.settings.max_photos) * self.settings.max_faces
         # The network exported once, here, to the engine `make bench` found fastest on this CPU
         # (same embeddings within float rounding); all faces of a request in one run.
@@ -55,6 +56,8 @@ class FaceHandler(BaseHandler):
         self.threshold = facts.threshold
         self.far_thresholds = facts.far_thresholds  # [{"far", "threshold"}] on the calibration people
         self.label = f"{self.name}:{facts.version}"
+        # earlier names of the same weights: a gallery keyed by one of them is still this model's
+        self.aliases = [f"{self.name}:{alias}" for alias in facts.aliases]
         if self.mode == "gallery":
             self.galleries = self._open_galleries()
         self.initialized = True
@@ -169,7 +172,7 @@ class FaceHandler(BaseHandler):
         anchor, threshold = reference["embeddings"][0], item["threshold"]
         results = [_test_result(photo, anchor, threshold) for photo in tests]
         face = reference["faces"][0].face
-        return {"model": self.label, "threshold": threshold,
+        return {"model": self.label, "aliases": self.aliases, "threshold": threshold,
                 "reference": {"box": _box(face.box), "confidence": round(face.confidence, 4)},
                 "results": results}
 
@@ -177,7 +180,8 @@ class FaceHandler(BaseHandler):
         # The calibrated threshold rides along so a caller comparing embeddings itself (the
         # client's gallery) decides exactly as face-verify does; the thresholds of stricter
         # false-match rates let a 1:N search keep its strangers out as the gallery grows.
-        head = {"model": self.label, "threshold": self.threshold, "far_thresholds": self.far_thresholds}
+        head = {"model": self.label, "aliases": self.aliases, "threshold": self.threshold,
+                "far_thresholds": self.far_thresholds}
         if not item["many"]:
             return head | {"faces": _embedded_faces(item["photos"][0])}
         return head | {"photos": [

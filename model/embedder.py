@@ -1,7 +1,9 @@
 """Load committed weights and turn aligned crops into L2-normalised embeddings."""
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import hashlib
+import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,22 +22,49 @@ def save_checkpoint(path: str | Path, backbone: FaceBackbone, **meta) -> None:
                 "meta": meta}, path)
 
 
+_DATED = re.compile(r"-\d{8}$")  # the run's day, which named versions before content hashes
+
+
+def content_version(prefix: str, state_dict: Mapping[str, torch.Tensor]) -> str:
+    """`<prefix>-<8 hex>`: the version names the weights themselves, so identical tensors get
+    the same version whatever day they were trained or exported. sha256 over every tensor's
+    name, dtype, shape and bytes, by name."""
+    digest = hashlib.sha256()
+    for name in sorted(state_dict):
+        tensor = state_dict[name].detach().cpu().contiguous()
+        digest.update(f"{name}\0{tensor.dtype}\0{tuple(tensor.shape)}\0".encode())
+        digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return f"{prefix}-{digest.hexdigest()[:8]}"
+
+
+def version_prefix(meta: Mapping) -> str:
+    """The readable part of the version: export's `version_prefix`; for older checkpoints their
+    stored version without its trailing `-YYYYMMDD`."""
+    return str(meta.get("version_prefix") or _DATED.sub("", str(meta.get("version", "unknown"))))
+
+
 @dataclass(frozen=True)
 class ModelFacts:
     """What a weights file says about using it, beside its config (input size, embedding size):
     the one reader of its meta for the server, the evaluation, the bench and the pages."""
 
-    version: str
+    version: str  # content_version of the tensors: what the server, the reports and the galleries name
     flip: bool  # flip fusion: the embeddings the threshold was fitted on
     fitted_threshold: float | None  # the rule's exact value (client.far), None: not calibrated
     threshold_far: float | None  # the false-match rate it was fitted for
     far_thresholds: list[dict] | None  # [{"far", "threshold"}]: 4 decimals, rounded up
+    # earlier names of these same weights (a dated version stored in the meta): galleries
+    # enrolled under one of them stay valid
+    aliases: tuple[str, ...] = ()
 
     @classmethod
-    def of(cls, meta: dict) -> ModelFacts:
+    def of(cls, meta: dict, state_dict: Mapping[str, torch.Tensor]) -> ModelFacts:
         threshold = meta.get("threshold")
-        return cls(str(meta.get("version", "unknown")), bool(meta.get("flip", True)),
-                   None if threshold is None else float(threshold), meta.get("threshold_far"), meta.get("far_thresholds"))
+        version = content_version(version_prefix(meta), state_dict)
+        stored = meta.get("version")
+        return cls(version, bool(meta.get("flip", True)), None if threshold is None else float(threshold),
+                   meta.get("threshold_far"), meta.get("far_thresholds"),
+                   aliases=(str(stored),) if stored is not None and str(stored) != version else ())
 
     @property
     def threshold(self) -> float:

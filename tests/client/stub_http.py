@@ -107,7 +107,7 @@ def sample_verification(n: int = 2) -> dict:
                 "detections": detections, "error": None}]
     results += [{"name": f"test_{i}", "match": False, "score": None, "box": None, "faces": 0,
                  "detections": [], "error": None} for i in range(2, n + 1)]
-    return {"model": "face-verify 1.0", "threshold": 0.4,
+    return {"model": "face-verify 1.0", "aliases": [], "threshold": 0.4,
             "reference": {"box": [30.0, 40.0, 100.0, 120.0], "confidence": 0.97}, "results": results[:n]}
 
 
@@ -118,8 +118,8 @@ def photo_error(name: str, code: str = "not_an_image", message: str = "not in a 
 
 
 def sample_embedding() -> dict:
-    return {"model": "face-embed 1.0", "threshold": 0.3, "far_thresholds": [{"far": 0.001, "threshold": 0.3},
-                                                                          {"far": 0.0001, "threshold": 0.4}], "faces": [
+    return {"model": "face-embed 1.0", "aliases": [], "threshold": 0.3,
+            "far_thresholds": [{"far": 0.001, "threshold": 0.3}, {"far": 0.0001, "threshold": 0.4}], "faces": [
         {"box": [1.0, 2.0, 30.0, 40.0], "confidence": 0.99, "embedding": [0.6, 0.8]},
         {"box": [50.0, 60.0, 20.0, 25.0], "confidence": 0.71, "embedding": [1.0, 0.0]},
     ]}

@@ -7,7 +7,7 @@ import pytest
 from pydantic import ValidationError
 from stub_http import sample_embedding, sample_verification
 
-from client import EmbeddingResult, Health, TestResult, VerificationResult
+from client import EmbeddingBatch, EmbeddingResult, Health, TestResult, VerificationResult
 
 
 def test_verification_round_trip():
@@ -65,6 +65,20 @@ def test_embedding_and_health_round_trip():
     assert result.embeddings[0] == [0.6, 0.8]
     assert Health.model_validate({"status": "Healthy"}).healthy
     assert not Health.model_validate({"status": "Unhealthy"}).healthy
+
+
+def test_aliases_name_the_same_weights_and_older_servers_send_none():
+    names = {"model": "face-embed:sface-3f9a12bc", "aliases": ["face-embed:sface-20261201"]}
+    sample = sample_embedding() | names
+    assert EmbeddingResult.model_validate(sample).aliases == ["face-embed:sface-20261201"]
+    assert EmbeddingResult.model_validate(sample).model_dump(mode="json") == sample
+    assert VerificationResult.model_validate(sample_verification(1) | {"aliases": ["v"]}).aliases == ["v"]
+    batch = EmbeddingBatch.model_validate(names | {"photos": [{"name": "image_1", "faces": sample["faces"]}]})
+    assert batch.result(0).aliases == ["face-embed:sface-20261201"]  # one photo of many: as `embed` answers it
+    older = {key: value for key, value in sample_embedding().items() if key != "aliases"}
+    assert EmbeddingResult.model_validate(older).aliases == []
+    assert VerificationResult.model_validate({key: value for key, value in sample_verification(1).items()
+                                              if key != "aliases"}).aliases == []
 
 
 def test_models_are_immutable():

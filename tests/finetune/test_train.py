@@ -1,4 +1,5 @@
 import json
+import re
 
 import numpy as np
 import pytest
@@ -96,3 +97,33 @@ def test_resume_continues_from_the_checkpoint(smoke_cache, tmp_path):
     train(params, smoke_cache, tmp_path / "ft", resume=False)
     more = train(params | {"max_steps": 3}, smoke_cache, tmp_path / "ft", resume=True)
     assert more["steps"] == 3 and len(more["history"]) == 3
+
+
+def test_export_names_the_served_model_by_its_tensors(tmp_path, monkeypatch):
+    """Two exports of the same backbone on different days: the same version, no date in it;
+    other weights: another version."""
+    import time
+
+    from finetune.train import export
+    from model.embedder import ModelFacts, save_checkpoint
+
+    torch.manual_seed(0)
+    backbone = FaceBackbone(BackboneConfig(embedding_dim=32))
+    calibration = {"far_thresholds": [{"far": 0.001, "threshold": 0.35}]}
+    summary = {"params": {"init": "pretrained", "target_far": 0.001}}
+    other = FaceBackbone(BackboneConfig(embedding_dim=32))
+    versions = []
+    for day, weights in (("20261201", backbone), ("20270315", backbone), ("20270315", other)):
+        monkeypatch.setattr(time, "strftime", lambda *args, day=day: day)  # a run on another day
+        out, reports = tmp_path / f"run{len(versions)}", tmp_path / f"reports{len(versions)}"
+        reports.mkdir(parents=True)
+        save_checkpoint(out / "backbone.pt", weights, threshold=0.35, flip=False, metrics={"calibration": calibration})
+        (out / "curves.png").write_bytes(b"png")
+        export(out, out / "face_embedder.pt", summary, reports)
+        loaded, meta = load_backbone(out / "face_embedder.pt")
+        facts = ModelFacts.of(meta, loaded.state_dict())
+        assert meta["version_prefix"] == "mnv3s-simclr-arcface" and facts.version == meta["version"]
+        assert facts.aliases == ()  # an exported version is already the content version
+        versions.append(meta["version"])
+    assert versions[0] == versions[1] != versions[2]
+    assert re.fullmatch(r"mnv3s-simclr-arcface-[0-9a-f]{8}", versions[0])

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from handler.protocol import ERROR_STATUS, PHOTO_ERRORS
-from model.embedder import load_backbone
+from model.embedder import ModelFacts, load_backbone
 from tests.handler.conftest import FAR_THRESHOLDS
 
 REPO = Path(__file__).resolve().parents[2]
@@ -42,13 +42,15 @@ def b64(data: bytes) -> str:
 
 def test_initialize_with_committed_weights(make_server, committed_model_dir):
     handler = make_server(committed_model_dir).handler
-    _, meta = load_backbone(committed_model_dir / "face_embedder.pt")
+    backbone, meta = load_backbone(committed_model_dir / "face_embedder.pt")
     assert handler.initialized and handler.mode == "verify"
     # served: the FAR table's row for the fitted rate (4 decimals, never below the fitted value)
     assert float(meta["threshold"]) <= handler.threshold < float(meta["threshold"]) + 1e-4
     assert {"far": meta["threshold_far"], "threshold": handler.threshold} in meta["far_thresholds"]
     assert handler.embedder.flip is meta["flip"]
-    assert handler.label == f"face-verify:{meta['version']}"
+    # served under the hash of its tensors; the name stored with the weights stays an alias
+    assert handler.label == f"face-verify:{ModelFacts.of(meta, backbone.state_dict()).version}"
+    assert f"face-verify:{meta['version']}" in [handler.label, *handler.aliases]
     assert handler.settings.max_tests == 32 and handler.settings.max_faces == 16
     # one forward pass even for a full request: every face of 1 + 32 photos fits a batch
     assert handler.embedder.batch_size >= 33 * 16
@@ -205,8 +207,10 @@ def test_response_format(verify, photo_bytes, astronaut_box):
     response, status = verify.one(request)
     assert status == 200
     json.dumps(response, allow_nan=False)  # plain JSON
-    assert set(response) == {"model", "threshold", "reference", "results"}
-    assert response["model"] == "face-verify:test-features"
+    assert set(response) == {"model", "aliases", "threshold", "reference", "results"}
+    # the test weights' stored version has no content hash: served with one, the stored name an alias
+    assert re.fullmatch(r"face-verify:test-features-[0-9a-f]{8}", response["model"])
+    assert response["aliases"] == ["face-verify:test-features"]
     assert response["threshold"] == pytest.approx(0.3)  # the checkpoint's calibrated default
     assert set(response["reference"]) == {"box", "confidence"}
     assert near(response["reference"]["box"], astronaut_box)
@@ -273,7 +277,7 @@ def test_embed_mode(embed, photo_bytes):
                     {"body": {"image": b64(photo_bytes["group"])}}):
         response, status = embed.one(request)
         assert status == 200
-        assert response["model"] == "face-embed:test-features"
+        assert response["model"] == embed.handler.label and response["aliases"] == ["face-embed:test-features"]
         assert len(response["faces"]) == 2
         for face in response["faces"]:
             assert set(face) == {"box", "confidence", "embedding"}
@@ -281,7 +285,8 @@ def test_embed_mode(embed, photo_bytes):
             assert len(face["embedding"]) == 256
             assert math.isclose(float(np.linalg.norm(face["embedding"])), 1.0, abs_tol=1e-4)
     assert embed.one({"image": bytearray(photo_bytes["cat"])}) == (
-        {"model": "face-embed:test-features", "threshold": 0.3, "far_thresholds": FAR_THRESHOLDS, "faces": []}, 200)
+        {"model": embed.handler.label, "aliases": ["face-embed:test-features"], "threshold": 0.3,
+         "far_thresholds": FAR_THRESHOLDS, "faces": []}, 200)
 
 
 def test_embed_many_photos_in_one_request(embed, photo_bytes, monkeypatch):
@@ -290,9 +295,10 @@ def test_embed_many_photos_in_one_request(embed, photo_bytes, monkeypatch):
     equal what a one-photo request returns."""
     calls = count_network_runs(monkeypatch, embed.handler.embedder)
     response, status = embed.one({"image_1": bytearray(photo_bytes["group"]), "image_2": bytearray(b"GIF89a bad"),
-                                  "image_3": bytearray(photo_bytes["cat"]), "image_4": bytearray(photo_bytes["astronaut"])})
+                                  "image_3": bytearray(photo_bytes["cat"]),
+                                  "image_4": bytearray(photo_bytes["astronaut"])})
     assert status == 200 and calls == [3]  # 2 + 0 + 1 faces
-    assert set(response) == {"model", "threshold", "far_thresholds", "photos"}
+    assert set(response) == {"model", "aliases", "threshold", "far_thresholds", "photos"}
     assert [p["name"] for p in response["photos"]] == ["image_1", "image_2", "image_3", "image_4"]
     assert [len(p["faces"]) for p in response["photos"]] == [2, 0, 0, 1]
     assert response["photos"][1]["error"]["code"] == "not_an_image"
@@ -397,7 +403,8 @@ def test_an_unusable_test_photo_gets_its_own_error_and_the_others_stand(verify, 
     assert alone["results"][0] == first
 
 
-def test_weights_without_a_far_table_serve_their_fitted_threshold(make_server, feature_model_dir, tmp_path, photo_bytes):
+def test_weights_without_a_far_table_serve_their_fitted_threshold(make_server, feature_model_dir, tmp_path,
+                                                                  photo_bytes):
     from model.embedder import save_checkpoint
 
     backbone, _ = load_backbone(feature_model_dir / "face_embedder.pt")
@@ -470,7 +477,8 @@ def test_garbage_never_crashes(verify, photo_bytes, garbage, cut):
 
 def test_handler_never_imports_training_code():
     code = ("import sys, handler.face_handler; "
-            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('training', 'pretrain', 'finetune', 'data', 'evaluation', 'report')))")
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+            "('training', 'pretrain', 'finetune', 'data', 'evaluation', 'report')))")
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
     for path in (REPO / "handler").glob("*.py"):
