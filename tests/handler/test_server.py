@@ -55,7 +55,7 @@ def test_curl_multipart(server, sample_dir, astronaut_box):
     body, status = out.rsplit("\n", 1)
     assert status == "200", body
     response = json.loads(body)
-    assert set(response) == {"model", "threshold", "reference", "results"}
+    assert set(response) == {"model", "aliases", "threshold", "reference", "results"}
     assert response["model"].startswith("face-verify:")
     assert response["threshold"] == 0.35
     assert set(response["reference"]) == {"box", "confidence"}
@@ -77,6 +77,8 @@ def test_curl_multipart(server, sample_dir, astronaut_box):
 def test_json_request(server, photo_bytes):
     import torch
 
+    from model.embedder import version_prefix
+
     meta = torch.load(REPO / "weights" / "face_embedder.pt", map_location="cpu", weights_only=True)["meta"]
     body = {"reference": base64.b64encode(photo_bytes["astronaut"]).decode(),
             "tests": [base64.b64encode(photo_bytes[n]).decode() for n in ("shifted", "cat")]}
@@ -85,7 +87,9 @@ def test_json_request(server, photo_bytes):
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith("application/json")
     payload = response.json()
-    assert payload["model"] == f"face-verify:{meta['version']}"
+    # the stored name of the weights: the served version (a hash of the tensors) or one of its aliases
+    assert f"face-verify:{meta['version']}" in [payload["model"], *payload["aliases"]]
+    assert payload["model"].startswith(f"face-verify:{version_prefix(meta)}-")
     # the served one: the weights' FAR table row for the rate it was fitted for (4 decimals, rounded up)
     assert {"far": meta["threshold_far"], "threshold": payload["threshold"]} in meta["far_thresholds"]
     assert [r["name"] for r in payload["results"]] == ["test_1", "test_2"]
