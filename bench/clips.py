@@ -1,5 +1,7 @@
 """Test and benchmark clips: people's photos moving over a cluttered background, entering and
 leaving at known times, written as MP4 (for `video identify`) or Y4M (Chromium's fake camera).
+Cut clips (`cut_clip`) change who stands at one spot: once without a scene change (only the
+face changes) and once with a hard cut to another scene.
 
 Two casts: scikit-image's astronaut and cameraman (always there), or LFW people (the data
 folder): each enrolled from other photos of theirs than the one in the clip, plus a stranger
@@ -7,6 +9,7 @@ who is not enrolled.
 """
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,9 +51,14 @@ class Clip:
     duration_s: float
     fps: float
     background: np.ndarray
+    scenes: tuple[tuple[float, np.ndarray], ...] = ()  # (from this time on, this background): hard cuts
 
     def frame(self, t: float) -> np.ndarray:
-        frame = self.background.copy()
+        scene = self.background
+        for start_s, later in self.scenes:
+            if t >= start_s:
+                scene = later
+        frame = scene.copy()
         for shown in self.appearances:
             corner = shown.where(t)
             if corner is not None:
@@ -77,12 +85,13 @@ class Clip:
         return list({a.person.name: a.person for a in self.appearances}.values())
 
 
-def background(seed: int = 0) -> np.ndarray:
-    """A busy scene: scikit-image's rocket and coffee, plus random coloured blocks and lines."""
+def background(seed: int = 0, scene: str = "rocket", inset: str = "coffee") -> np.ndarray:
+    """A busy scene: scikit-image's rocket (or another of its photos) with its coffee (or
+    another) inset, plus random coloured blocks and lines."""
     from skimage import data
 
-    scene = cv2.resize(data.rocket(), SIZE, interpolation=cv2.INTER_AREA)
-    coffee = cv2.resize(data.coffee(), (240, 160), interpolation=cv2.INTER_AREA)
+    scene = cv2.resize(getattr(data, scene)()[..., :3], SIZE, interpolation=cv2.INTER_AREA)
+    coffee = cv2.resize(getattr(data, inset)()[..., :3], (240, 160), interpolation=cv2.INTER_AREA)
     scene[300:460, 380:620] = coffee
     rng = np.random.default_rng(seed)
     for _ in range(25):
@@ -165,6 +174,37 @@ def lfw_clip(data_dir: Path, fps: float = 25.0, seed: int = 0) -> Clip:
                  Appearance(c, 3.0, 9.5, [(450, 40), (420, 260)]),
                  Appearance(stranger, 5.0, 8.0, [(60, 250), (30, 60)])],
                 10.0, fps, background(seed))
+
+
+SPOT = [(200, 120), (230, 135), (205, 125), (235, 140)]  # where cut clips' people stand, swaying a little
+OTHER_SCENE = {"scene": "chelsea", "inset": "rocket"}  # after the cut: another scene altogether
+
+
+def cut_clip(first: Person, stranger: Person, last: Person, passer_by: Person | None = None,
+             fps: float = 25.0, seed: int = 0) -> Clip:
+    """9 s, one spot: `first` there from 0 to 3 s; from 3 s `stranger` in the same place, in
+    the same scene (only the face changes: no cut for the scene detector to see); at 5.5 s a
+    hard cut to another scene, where `last` stands at the same spot until the end. A
+    `passer_by` walks down the left edge from 0.5 to 5 s, before the cut."""
+    appearances = [Appearance(first, 0.0, 3.0, SPOT[:2]), Appearance(stranger, 3.0, 5.5, SPOT[1:3]),
+                   Appearance(last, 5.5, 9.0, SPOT[2:])]
+    if passer_by is not None:
+        appearances.append(Appearance(passer_by, 0.5, 5.0, [(10, 20), (15, 280)]))
+    return Clip(appearances, 9.0, fps, background(seed), scenes=((5.5, background(seed + 1, **OTHER_SCENE)),))
+
+
+def packaged_cut_clip(fps: float = 25.0) -> Clip:
+    """`cut_clip` without data: the astronaut (enrolled), replaced by the cameraman as a
+    stranger (not enrolled), then after the cut the astronaut again."""
+    astronaut, cameraman = packaged_people()
+    return cut_clip(astronaut, dataclasses.replace(cameraman, name="stranger", enrol=[]), astronaut, fps=fps)
+
+
+def lfw_cut_clip(data_dir: Path, fps: float = 25.0, seed: int = 0) -> Clip:
+    """`cut_clip` with LFW people: one enrolled person, the stranger, another enrolled person,
+    and a third enrolled one passing by."""
+    a, b, c, stranger = lfw_people(data_dir, 4, seed)
+    return cut_clip(a, stranger, b, passer_by=c, fps=fps, seed=seed)
 
 
 def write_mp4(clip: Clip, path: Path) -> Path:

@@ -6,7 +6,11 @@ from dataclasses import dataclass
 
 from ..client import FaceClient
 from .identities import Identifier
+from .quality import MIN_FACE_PX, FaceQuality
+from .scene import SceneCuts
 from .tracking import FaceTracker, TrackedFace
+
+__all__ = ["MIN_FACE_PX", "FrameIdentifier", "FrameResult"]
 
 
 @dataclass(frozen=True)
@@ -14,18 +18,27 @@ class FrameResult:
     faces: list[TrackedFace]
     service_s: float  # the face-embed call (encoding, network, detection and embeddings)
     total_s: float  # the whole frame: the call, tracking and look-ups
-
-
-MIN_FACE_PX = 40  # smaller faces (a portrait on the wall, a passer-by far away) are left out
+    cut: bool = False  # a scene cut before this frame ended every track
+    ended: tuple[int, ...] = ()  # tracks that ended before or with this frame (lost, split off, cut)
 
 
 class FrameIdentifier:
-    """Frames (HxWx3 RGB uint8 arrays) in time order, `fps` of them per second. Faces less
-    than `min_face` pixels tall are not tracked: too small to be named reliably."""
+    """Frames (HxWx3 RGB uint8 arrays) in time order, `fps` of them per second.
 
-    def __init__(self, client: FaceClient, identifier: Identifier, fps: float, min_face: int = MIN_FACE_PX,
+    min_face: faces less tall than this (pixels) are left out (quality.py).
+    quality: which faces are fit to be named (default FaceQuality(min_face)); blurred ones are
+        followed but not looked up.
+    scene_cuts: the scene-cut detector (default SceneCuts()); None: no cut detection.
+    tracker_options: the FaceTracker's (reid_every, reid_iou, agree, switch_frames, ...;
+        tracking=False: every face looked up on every frame, the baseline).
+    """
+
+    def __init__(self, client: FaceClient, identifier: Identifier, fps: float, min_face: float = MIN_FACE_PX,
+                 quality: FaceQuality | None = None, scene_cuts: SceneCuts | None | bool = True,
                  **tracker_options) -> None:
-        self.client, self.identifier, self.min_face = client, identifier, min_face
+        self.client, self.identifier = client, identifier
+        self.quality = quality or FaceQuality(min_face_px=min_face)
+        self.scene_cuts = SceneCuts() if scene_cuts is True else scene_cuts or None
         self.tracker = FaceTracker(identifier, fps, **tracker_options)
         self.frames = 0
         self.embeddings = 0  # faces the service embedded
@@ -34,11 +47,15 @@ class FrameIdentifier:
         started = time.perf_counter()
         answer = self.client.embed(frame)
         called = time.perf_counter()
-        answer = answer.model_copy(update={"faces": [f for f in answer.faces if f.box[3] >= self.min_face]})
-        faces = self.tracker.update(answer)
+        answer = answer.model_copy(update={"faces": [f for f in answer.faces if self.quality.big_enough(f.box)]})
+        cut = self.scene_cuts is not None and self.scene_cuts.is_cut(frame)
+        if cut:
+            self.tracker.end_all()
+        nameable = [self.quality.sharp_enough(frame, face.box) for face in answer.faces]
+        faces = self.tracker.update(answer, nameable)
         self.frames += 1
         self.embeddings += len(answer.faces)
-        return FrameResult(faces, called - started, time.perf_counter() - started)
+        return FrameResult(faces, called - started, time.perf_counter() - started, cut, tuple(self.tracker.ended))
 
     @property
     def unknown(self) -> str:

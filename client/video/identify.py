@@ -2,9 +2,9 @@
 for each clip, and what the stream bench measures.
 
 Frames sampled at `fps` go one by one through the service and the tracker (`frames.py`); the
-clip is summed up as tracks (`timeline.py`) and, on request, written out again with the faces
-boxed and named (`drawing.py`, `clip.py`). An unreadable or corrupt clip is not an exception
-here: the report carries the error and whatever was identified before it.
+clip is summed up as segments, one per (track, identity) (`timeline.py`) and, on request,
+written out again with the faces boxed and named (`drawing.py`, `clip.py`). An unreadable or
+corrupt clip is not an exception here: the report carries the error and whatever was identified before it.
 """
 from __future__ import annotations
 
@@ -36,8 +36,9 @@ class ClipFailure(BaseModel):
 
 
 class TrackSpan(BaseModel):
-    """One track: who (None: unknown, or no match against a reference photo), from its first
-    to its last sampled frame, its name's best score, and the frames it was seen on."""
+    """One segment: a track (one person) under one name (None: unknown, or no match against a
+    reference photo), from its first to its last sampled frame under that name, the name's
+    best score, and the frames it covers."""
 
     track: int
     identity: str | None
@@ -61,6 +62,8 @@ class ClipReport(BaseModel):
     real_time_factor: float | None = None
     embeddings: int = 0  # faces the service embedded
     lookups: int = 0  # faces looked up (gallery search or reference comparison)
+    scene_cuts: int = 0  # hard cuts found (each ended every track)
+    track_splits: int = 0  # tracks split because their face stopped matching their person
     error: ClipFailure | None = None
     reid_every: int
     info: video.ClipInfo | None = None
@@ -79,11 +82,13 @@ def identify_clip(path: str | os.PathLike, client: FaceClient, identifier: Ident
     identifier: who a face is: a Gallery (names from its search), or an Identifier
         (identities.py: a ReferenceIdentifier answers `match` / no match).
     annotated: also write the sampled frames, faces boxed and named, to this video file.
-    min_face: faces less tall than this (pixels) are left out.
+    min_face: faces less tall than this (pixels) are left out; blurred faces are followed
+        but not named (FrameIdentifier's `quality`).
     on_frame: called after each sampled frame with (its time, the frame, its FrameResult).
     progress: show a progress bar on stderr.
-    tracker_options: the FaceTracker's (reid_every, reid_iou, agree; tracking=False: every
-        face looked up on every frame, the baseline).
+    tracker_options: FrameIdentifier's (quality, scene_cuts) and the FaceTracker's
+        (reid_every, reid_iou, agree, switch_frames, ...; tracking=False: every face looked up
+        on every frame, the baseline).
     """
     if fps <= 0:
         raise ValueError(f"fps must be > 0, not {fps}")
@@ -113,9 +118,10 @@ def identify_clip(path: str | os.PathLike, client: FaceClient, identifier: Ident
         if writer is not None:
             writer.close()
     seconds = time.perf_counter() - started
-    report.tracks = [TrackSpan(**track) for track in timeline.tracks(frames.tracker)]
+    report.tracks = [TrackSpan(**track) for track in timeline.tracks()]
     report.frames, report.processing_s = frames.frames, round(seconds, 3)
     report.embeddings, report.lookups = frames.embeddings, frames.tracker.lookups
+    report.scene_cuts, report.track_splits = frames.tracker.cuts, frames.tracker.splits
     if frames.frames:
         report.frames_per_s = round(frames.frames / seconds, 2)
         if report.duration_s:

@@ -1,18 +1,29 @@
 """Faces followed from frame to frame (ByteTrack, from the `trackers` package), each track
-with a name voted on from its look-ups.
+with a name voted on from its look-ups, and each track one person.
+
+Boxes alone cannot tell two people apart: after a hard cut a stranger standing where an
+enrolled person stood lands in the same box, and ByteTrack carries the track on. So a track
+also keeps the embedding of its last look-up (its anchor), and every frame whose face comes
+with an embedding is compared with it: below the verification threshold the service sends
+with every answer, the face is suspect (its name is hidden, and a look-up is due at once);
+suspect on `switch_frames` frames in a row, the face starts a new track, and the old one
+ends. A scene cut (frames.py) ends every track.
 
 A track is looked up on each frame until its votes agree, then again every `reid_every`
-frames, or at once when its box has moved or grown so much that it overlaps its box at the
-last look-up by less than `reid_iou`. Its label is the name most of its last `WINDOW`
-look-ups gave, once at least `agree` of them gave it; until then it is pending, so a label
-neither flickers nor shows a first guess.
+frames, at once when its box has moved or grown so much that it overlaps its box at the last
+look-up by less than `reid_iou`, and at once when it is suspect. Faces the caller marks as
+not fit to be named (blurred, see quality.py) are followed but not looked up.
 
-The service embeds every face of every frame it is sent (detection and embedding are one
-call), so tracking saves gallery look-ups and steadies the names, not embeddings.
+Votes are weighted as Frigate does: a vote counts for its face's area (capped at a face
+`full_weight_px` tall, the size the embedding network takes) times its score (an unknown
+vote: the threshold a name would have needed), so a small, far, barely-matching face sways
+the name less than a large clear one. The label is the name with most weight among the last
+`window` look-ups, once at least `agree` of them gave it and it holds more than half the
+weight; until then it is pending, so a label neither flickers nor shows a first guess.
 """
 from __future__ import annotations
 
-from collections import Counter, deque
+from collections import deque
 from dataclasses import dataclass, field
 
 from ..models import Box, EmbeddingResult
@@ -22,7 +33,9 @@ REID_EVERY = 3
 REID_IOU = 0.5
 WINDOW = 5
 AGREE = 2
-LOST_AFTER_S = 1.0  # a track unseen this long ends
+SWITCH_FRAMES = 2
+LOST_AFTER_S = 1.0
+FULL_WEIGHT_PX = 112
 NEWBORN_IOU = 0.3  # a new track is the face first seen one frame earlier if their boxes overlap this much
 
 
@@ -34,46 +47,68 @@ def iou(a: Box, b: Box) -> float:
     return w * h / union if union > 0 else 0.0
 
 
+def cosine(a: list[float], b: list[float]) -> float:
+    """The similarity of two L2-normalised embeddings."""
+    return sum(x * y for x, y in zip(a, b, strict=False))
+
+
 @dataclass(frozen=True)
 class Label:
-    """What a track shows: `agreed` False while the votes do not agree yet (`name` None
-    then); agreed with `name` None: an unknown face (no match in reference mode)."""
+    """What a track shows: `agreed` False while the votes do not agree yet, or while the face
+    may be someone else than the track's person (`name` None then); agreed with `name` None:
+    an unknown face (no match in reference mode)."""
 
     agreed: bool
     name: str | None
     score: float | None  # the best score of the agreed name's votes
 
 
+PENDING = Label(False, None, None)
+
+
+@dataclass(frozen=True)
+class Vote:
+    name: str | None
+    weight: float
+    score: float | None
+
+
 @dataclass
 class Track:
     id: int
-    votes: deque = field(default_factory=lambda: deque(maxlen=WINDOW))
-    history: Counter = field(default_factory=Counter)  # every vote of the track's life
+    window: int = WINDOW
+    votes: deque = field(init=False)
     best: dict = field(default_factory=dict)  # name -> best score voted for it
     looked_at: Box | None = None
     since_look: int = 0
+    anchor: list[float] | None = None  # the embedding of the last look-up: who this track is
+    suspect: int = 0  # frames in a row whose embedding did not match the anchor
+    held: list = field(default_factory=list)  # look-ups made while suspect: (Vote, box, embedding)
+    last_seen: int = 0  # the frame number it was last seen on
 
-    def vote(self, look: Look, box: Box) -> None:
-        self.votes.append(look.name)
-        self.history[look.name] += 1
-        if look.score is not None:
-            self.best[look.name] = max(look.score, self.best.get(look.name, look.score))
+    def __post_init__(self) -> None:
+        self.votes = deque(maxlen=self.window)
+
+    def vote(self, vote: Vote, box: Box, embedding: list[float] | None) -> None:
+        self.votes.append(vote)
+        if vote.score is not None:
+            self.best[vote.name] = max(vote.score, self.best.get(vote.name, vote.score))
         self.looked_at, self.since_look = box, 0
+        if embedding:
+            self.anchor = embedding
 
     def label(self, agree: int) -> Label:
-        if not self.votes:
-            return Label(False, None, None)
-        name, count = Counter(self.votes).most_common(1)[0]
-        if count < agree:
-            return Label(False, None, None)
+        if not self.votes or self.suspect:
+            return PENDING
+        weights: dict[str | None, float] = {}
+        counts: dict[str | None, int] = {}
+        for vote in self.votes:
+            weights[vote.name] = weights.get(vote.name, 0.0) + vote.weight
+            counts[vote.name] = counts.get(vote.name, 0) + 1
+        name = max(weights, key=lambda n: (weights[n], counts[n]))
+        if counts[name] < agree or weights[name] <= 0.5 * sum(weights.values()):
+            return PENDING
         return Label(True, name, self.best.get(name))
-
-    def identity(self) -> tuple[str | None, float | None]:
-        """The name most of the track's look-ups gave, and its best score."""
-        if not self.history:
-            return None, None
-        name = self.history.most_common(1)[0][0]
-        return name, self.best.get(name)
 
 
 @dataclass(frozen=True)
@@ -85,29 +120,76 @@ class TrackedFace:
 
 
 class FaceTracker:
-    """`update(answer)` once per frame, in order; `fps`: the frames per second fed to it."""
+    """`update(answer)` once per frame, in order; `fps`: the frames per second fed to it.
+
+    reid_every: an agreed track is looked up again every this many frames.
+    reid_iou: ... and at once when its box overlaps the box of its last look-up less than this.
+    agree: look-ups (of the last `window`) that must give a name before it is shown.
+    window: the look-ups a label is voted on.
+    switch_frames: frames in a row a face's embedding must fail to match its track's before
+        it starts a new track (one odd frame, a turned head or motion blur, does not split).
+    lost_after_s: a track unseen this long ends.
+    full_weight_px: a face this tall or taller votes with its full weight; smaller ones with
+        their area's share of it.
+    tracking: False: every face looked up on every frame, no votes (the baseline).
+    """
 
     def __init__(self, identifier: Identifier, fps: float, reid_every: int = REID_EVERY,
-                 reid_iou: float = REID_IOU, agree: int = AGREE, tracking: bool = True) -> None:
+                 reid_iou: float = REID_IOU, agree: int = AGREE, window: int = WINDOW,
+                 switch_frames: int = SWITCH_FRAMES, lost_after_s: float = LOST_AFTER_S,
+                 full_weight_px: float = FULL_WEIGHT_PX, tracking: bool = True) -> None:
+        self.identifier, self.reid_every, self.reid_iou, self.agree = identifier, reid_every, reid_iou, agree
+        self.window, self.switch_frames, self.full_weight_px = window, switch_frames, full_weight_px
+        self.tracking = tracking
+        self.fps, self.lost_frames = fps, max(1, round(lost_after_s * fps))
+        self.tracks: dict[int, Track] = {}  # the live tracks
+        self.ended: list[int] = []  # tracks that ended on the last update (lost, split off, or cut)
+        self.lookups = 0  # faces looked up so far
+        self.splits = 0  # tracks split because their face stopped matching
+        self.cuts = 0  # scene cuts (end_all calls)
+        self.frame = 0
+        self._last_number = 0
+        self._cut_off: list[int] = []  # tracks ended by a cut since the last update
+        self._start_byte_track()
+
+    def _start_byte_track(self) -> None:
         from trackers import ByteTrackTracker
 
-        self.identifier, self.reid_every, self.reid_iou, self.agree = identifier, reid_every, reid_iou, agree
-        self.tracking = tracking  # False: every face looked up on every frame, no votes (the baseline)
-        self.byte_track = ByteTrackTracker(lost_track_buffer=max(1, round(LOST_AFTER_S * fps)), frame_rate=fps,
+        self.byte_track = ByteTrackTracker(lost_track_buffer=self.lost_frames, frame_rate=self.fps,
                                            track_activation_threshold=0.5, minimum_consecutive_frames=1,
                                            high_conf_det_threshold=0.5)
-        self.tracks: dict[int, Track] = {}
-        self.lookups = 0  # faces looked up so far
         self._numbers: dict[int, int] = {}  # ByteTrack's track id -> the track's number here
         self._newborn: list[tuple[int, Box]] = []  # last frame's faces not tracked yet: (number, box)
-        self._last_number = 0
 
-    def update(self, answer: EmbeddingResult) -> list[TrackedFace]:
+    def end_all(self) -> None:
+        """A scene cut: every track ends; the next faces start new ones."""
+        self._cut_off.extend(self.tracks)
+        self.tracks.clear()
+        self.cuts += 1
+        self._start_byte_track()
+
+    def update(self, answer: EmbeddingResult, nameable: list[bool] | None = None) -> list[TrackedFace]:
+        """The frame's faces, each with its track and label. nameable: per face, False for a
+        face not fit to be looked up (followed, not named); default all."""
+        self.ended, self._cut_off = self._cut_off, []
+        self.frame += 1
+        nameable = nameable if nameable is not None else [True] * len(answer.faces)
         ids = self._track_ids(answer)
-        for track_id in ids:
-            if track_id in self.tracks:
-                self.tracks[track_id].since_look += 1
-        due = [i for i, face in enumerate(answer.faces) if self._due(ids[i], face.box)]
+        threshold = answer.threshold
+        for i, face in enumerate(answer.faces):
+            track = self.tracks.get(ids[i])
+            if track is None:
+                continue
+            track.since_look += 1
+            if threshold is None or not face.embedding or track.anchor is None or not self.tracking:
+                continue
+            if cosine(face.embedding, track.anchor) >= threshold:
+                track.suspect, track.held = 0, []  # an odd frame: the same person after all
+                continue
+            track.suspect += 1
+            if track.suspect >= self.switch_frames:
+                ids[i] = self._split(track, face)
+        due = [i for i, face in enumerate(answer.faces) if nameable[i] and self._due(ids[i], face.box)]
         self.lookups += len(due)
         found: list[Look] = []
         if due:
@@ -115,16 +197,54 @@ class FaceTracker:
         looks = dict(zip(due, found, strict=False))
         out = []
         for i, face in enumerate(answer.faces):
-            track = self.tracks.setdefault(ids[i], Track(ids[i]))
-            if i in due:
-                track.vote(looks[i], face.box)
-            label = track.label(self.agree) if self.tracking else Label(True, looks[i].name, looks[i].score)
-            out.append(TrackedFace(ids[i], face.box, label, i in due))
+            track = self.tracks.get(ids[i])
+            if track is None:
+                track = self.tracks[ids[i]] = Track(ids[i], self.window)
+            track.last_seen = self.frame
+            if i in looks:
+                vote = Vote(looks[i].name, self._weight(face.box, looks[i], threshold), looks[i].score)
+                if track.suspect:
+                    track.held.append((vote, face.box, face.embedding))
+                else:
+                    track.vote(vote, face.box, face.embedding)
+            if self.tracking:
+                label = track.label(self.agree)
+            else:
+                label = Label(True, looks[i].name, looks[i].score) if i in looks else PENDING
+            out.append(TrackedFace(ids[i], face.box, label, i in looks))
+        lost = [n for n, track in self.tracks.items() if self.frame - track.last_seen > self.lost_frames]
+        for number in lost:
+            del self.tracks[number]
+        self.ended.extend(lost)
         return out
+
+    def _split(self, track: Track, face) -> int:
+        """The face is someone else: it leaves `track` (which ends) for a new one, which gets
+        the look-ups made while it was suspect."""
+        number = self._new_number()
+        for tracker_id, mapped in list(self._numbers.items()):
+            if mapped == track.id:
+                self._numbers[tracker_id] = number
+        new = self.tracks[number] = Track(number, self.window)
+        for vote, box, embedding in track.held:
+            new.vote(vote, box, embedding)
+        if new.anchor is None and face.embedding:
+            new.anchor = face.embedding
+        del self.tracks[track.id]
+        self.ended.append(track.id)
+        self.splits += 1
+        return number
+
+    def _weight(self, box: Box, look: Look, threshold: float | None) -> float:
+        size = min(1.0, (box[3] / self.full_weight_px) ** 2)
+        score = look.score if look.name is not None and look.score is not None else threshold
+        return size * max(score if score is not None else 0.5, 1e-3)
 
     def _due(self, track_id: int, box: Box) -> bool:
         track = self.tracks.get(track_id)
-        if not self.tracking or track is None or track.looked_at is None or not track.label(self.agree).agreed:
+        if not self.tracking or track is None or track.looked_at is None or track.suspect:
+            return True
+        if not track.label(self.agree).agreed:
             return True
         return track.since_look >= self.reid_every or iou(box, track.looked_at) < self.reid_iou
 
