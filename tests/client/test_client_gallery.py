@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import stat
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,6 +19,7 @@ from client.gallery.store import collection_for
 pytestmark = pytest.mark.integration
 
 skimage_data = pytest.importorskip("skimage.data")
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -172,6 +174,28 @@ def test_another_model_version_is_never_searched(gallery, photos, client):
     again = gallery.enroll("Cameraman", [photos / "camera.png"])
     assert again.replaced == 1 and old not in gallery.store.collections()
     assert gallery.identify(photos / "camera.png").faces[0].identity == "Cameraman"
+
+
+def test_people_enrolled_under_the_weights_dated_name_are_still_identified(gallery, photos, client):
+    """The committed weights were exported under a dated name, before versions named the
+    tensors: the server sends that name as an alias, and people enrolled under it are still
+    searched, never stale, and enrolled beside."""
+    answer = client.embed(photos / "astronaut.png")
+    evaluated = json.loads((REPO / "reports" / "metrics.json").read_text())["model"]
+    assert f"face-embed:{evaluated}" in [answer.model, *answer.aliases]  # the evaluated weights are served
+    if not answer.aliases:
+        pytest.skip("the served weights were exported under their content version: no earlier name")
+    (earlier,) = answer.aliases
+    old = collection_for(earlier)
+    gallery.store.ensure(old, len(answer.faces[0].embedding))
+    gallery.store.add(old, "Astronaut", earlier, ["astronaut.png"], [answer.faces[0].embedding])
+
+    found = gallery.identify(photos / "astronaut_small.jpg")
+    assert found.model == answer.model and found.embeddings == 1
+    assert found.faces[0].identity == "Astronaut"
+    gallery.enroll("Cameraman", [photos / "camera.png"])
+    assert gallery.store.collections() == [old]
+    assert sorted(f.identity for f in gallery.identify(photos / "group.png").faces) == ["Astronaut", "Cameraman"]
 
 
 def test_cli(tmp_path, torchserve_server, photos, capsys):
