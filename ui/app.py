@@ -11,6 +11,7 @@ from client import FaceClient
 from ui.verify_tab import VerifyTab
 
 TITLE = "Face verification"
+STATIC = Path(__file__).parent / "static"
 # Photos per page request: the client splits them into requests of the server's size.
 MAX_TESTS = 128
 
@@ -34,6 +35,13 @@ def live_tab(client: FaceClient, gallery):
     except ImportError:
         return None
     return LiveTab(client, gallery)
+
+
+def page_assets() -> dict:
+    """The launch / mount arguments that style the page for small screens and give the Live
+    tab its phone camera (rear by default, a switch, frames scaled to the detector's size)."""
+    style, script = (STATIC / "phone.css").read_text(), (STATIC / "live_camera.js").read_text()
+    return {"head": f"<style>{style}</style>\n<script>{script}</script>"}
 
 
 def build_app(client: FaceClient, data_dir: Path | None = None, max_tests: int = MAX_TESTS,

@@ -26,6 +26,12 @@ NOMINAL_FPS = 10.0  # the tracker's idea of the frame rate (how long a lost face
 RECENT = 30  # frames the figures on the page are taken over
 MAX_SESSIONS = 16  # browsers whose tracker is kept
 JPEG_QUALITY = 80
+# The detector's input size: a larger frame is scaled to this longest side (the page's script
+# already does so in the browser; this covers other callers of the stream's API).
+LONGEST_SIDE = 640
+# What the browser asks the camera for: the rear one (a phone pointed at people), at about the
+# detector's size. `ideal`: a computer's only camera still answers.
+CAMERA = {"video": {"facingMode": {"ideal": "environment"}, "width": {"ideal": 640}, "height": {"ideal": 480}}}
 NOT_STORED = ("Frames are never stored: each is answered from memory and dropped; the service "
               "and the page keep no copy.")
 
@@ -41,6 +47,7 @@ class LiveSession:
     dropped: int = 0  # frames that came while another was being answered
     arrivals: deque = field(default_factory=lambda: deque(maxlen=RECENT))
     delays: deque = field(default_factory=lambda: deque(maxlen=RECENT))
+    size: tuple[int, int] | None = None  # the last frame's width and height as it arrived
 
     def figures(self) -> tuple[float | None, float | None, float | None]:
         """Frames answered per second, and the delay's median and p95 in ms, over the recent frames."""
@@ -51,6 +58,17 @@ class LiveSession:
         if not ordered:
             return fps, None, None
         return fps, 1000 * ordered[len(ordered) // 2], 1000 * ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]
+
+
+def detector_sized(frame):
+    """`frame` (an RGB array) scaled down to LONGEST_SIDE where it is larger."""
+    height, width = frame.shape[:2]
+    scale = LONGEST_SIDE / max(height, width)
+    if scale >= 1:
+        return frame
+    import cv2
+
+    return cv2.resize(frame, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
 
 
 def inline_jpeg(image) -> str:
@@ -99,6 +117,8 @@ class LiveTab:
             live.dropped += 1  # the last frame is still being answered: this one is dropped
             return gr.skip()
         try:
+            live.size = (frame.shape[1], frame.shape[0])
+            frame = detector_sized(frame)
             frames = self.tracker(live, mode, reference)
             result = frames.process(frame)
             picture = inline_jpeg(draw(frame, result.faces, frames.unknown))
@@ -116,9 +136,10 @@ class LiveTab:
             f", delay {p50:.0f} ms median / {p95:.0f} ms p95" if p50 is not None else "")
         names = "".join(f"<li>{html.escape(caption(face, live.frames.unknown))}</li>" for face in faces)
         dropped = f"; {live.dropped} frames dropped while busy" if live.dropped else ""
+        size = f"; frames arrive at {live.size[0]}x{live.size[1]}" if live.size else ""
         return (f"<img src='{picture}' alt='the camera frame, faces boxed and named' style='max-width:100%'>"
                 f"<p id='live-figures'>{numbers} (over the last {len(live.delays)} frames; delay: from the "
-                f"frame's arrival to its answer leaving the page's server{dropped})</p>"
+                f"frame's arrival to its answer leaving the page's server{dropped}{size})</p>"
                 f"<ul id='live-names'>{names}</ul>")
 
     def build(self, page: gr.Blocks) -> None:
@@ -132,9 +153,13 @@ class LiveTab:
                 reference = gr.Image(label="Reference photo (reference mode)", type="filepath",
                                      sources=["upload", "clipboard"], height=160, elem_id="live-reference")
                 camera = gr.Image(label="Camera", sources=["webcam"], streaming=True, type="numpy",
-                                  webcam_options=gr.WebcamOptions(mirror=False), elem_id="live-camera")
+                                  webcam_options=gr.WebcamOptions(mirror=False, constraints=CAMERA),
+                                  elem_id="live-camera")
+                switch = gr.Button("Use the front camera", size="lg", elem_id="live-switch")  # rear first
             with gr.Column():
                 view = gr.HTML(elem_id="live-view")
         camera.stream(self.frame, inputs=[camera, mode, reference], outputs=view,
                       stream_every=STREAM_EVERY_S, time_limit=TIME_LIMIT_S, concurrency_limit=4,
                       show_progress="hidden", api_name="live_frame")
+        # In the browser only (ui/static/live_camera.js): the camera is the browser's.
+        switch.click(None, js="() => window.faceUiCamera && window.faceUiCamera.switch()")

@@ -20,9 +20,10 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 
 
-def chromium(*flags: str):
+def chromium(*flags: str, mobile: dict | None = None):
     """Debian's Chromium, headless, driven through chromedriver (a generator: yields the
-    driver, then quits it); `flags` are added to the usual ones. Skips without Chromium."""
+    driver, then quits it); `flags` are added to the usual ones; `mobile`: chromedriver's
+    mobileEmulation (deviceMetrics, userAgent) for a phone-sized page. Skips without Chromium."""
     if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
         pytest.skip("Chromium not installed (apt-get install chromium chromium-driver; .ci/run does)")
     from selenium import webdriver
@@ -36,6 +37,8 @@ def chromium(*flags: str):
                  "--disable-dev-shm-usage", f"--user-data-dir={profile}", "--window-size=1400,1200",
                  "--hide-scrollbars", *flags):
         options.add_argument(flag)
+    if mobile is not None:
+        options.add_experimental_option("mobileEmulation", mobile)
     driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
     try:
         yield driver
