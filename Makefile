@@ -6,7 +6,7 @@ PYTHON := $(VENV)/bin/python
 DATA_DIR ?= $(shell sed -n 's/^  data_dir: *//p' params.yaml)
 STAMP := $(VENV)/.installed
 
-.PHONY: install data pretrain finetune evaluate archive serve stop status demo demo-eval enroll gallery-eval gallery-bench test clean ablation report dvc-dag loadtest faulttest bench bench-stream ui bench-env transfer-ablation
+.PHONY: install data pretrain finetune evaluate archive serve stop status demo demo-eval enroll gallery-eval gallery-bench cluster-eval test clean ablation report dvc-dag loadtest faulttest bench bench-stream ui bench-env transfer-ablation
 
 install: $(STAMP)
 
@@ -94,6 +94,13 @@ gallery-eval: serve
 # `make data`; resumable, about 30 min on 2 cores) -> reports/gallery_scale.json + plot.
 gallery-bench: install
 	$(PYTHON) -m bench.gallery_scale $(ARGS)
+
+# Discover people: grouping the faces of people never trained on (LFW peopleDevTest + held-out
+# CelebA), its threshold chosen on the calibration people, beside library baselines ->
+# reports/clusters.json + reports/plots/clusters.png (embeddings cached in cache/clusters,
+# resumable). ARGS=--scale: also 100k faces grouped and 1,000 added.
+cluster-eval: install
+	$(PYTHON) -m evaluation.cluster_eval --data-dir $(DATA_DIR) $(ARGS)
 
 # reports/REPORT.md (+ reports/plots/*.csv for `dvc plots show`) from the run outputs in
 # reports/; a missing one is listed with the command that produces it. ARGS=--smoke: smoke runs.

@@ -87,7 +87,7 @@ def serve_lan(args: argparse.Namespace, client, page, password: str | None, key_
     tls = lan.certificate(args.cert, args.key, args.state)
     logins = ([f"${PASSWORD_ENV}"] if password else []) + (
         [f"the inference key in {key_file}"] if key_file is not None else [])
-    addresses = [] if is_loopback(args.host) else lan.local_addresses()
+    addresses = [] if is_loopback(args.host) else lan.local_addresses() if args.host == "0.0.0.0" else [args.host]
     print(lan.banner(args.port, tls, addresses, logins), flush=True)
 
     app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)

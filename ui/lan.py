@@ -139,15 +139,18 @@ def qr_code(text: str) -> str:
 
 
 def banner(port: int, tls: Certificate, addresses: list[str], logins: list[str]) -> str:
-    """What the terminal shows at the start: where to go on the phone, how to check the
-    certificate, how to log in."""
-    urls = [f"https://{address}:{port}/" for address in addresses] or [f"https://{socket.gethostname()}:{port}/"]
+    """What the terminal shows at the start: where to go on the phone (`addresses`: those the
+    page listens on), how to check the certificate, how to log in."""
+    urls = [f"https://{address}:{port}/" for address in addresses]
     lines = ["", "The page on the local network (HTTPS, login required):"]
-    lines += [f"  open on the phone:  {url}" for url in urls]
+    lines += [f"  open on the phone:  {url}" for url in urls] or [
+        "  open on the phone:  nowhere: it listens on this machine only (--host)"]
     lines += [f"  on this machine:    https://127.0.0.1:{port}/",
               f"  certificate:        {tls.cert}" + (" (made now)" if tls.made_now else ""),
               f"  SHA-256 fingerprint {tls.fingerprint}",
               "  The browser warns about a certificate it does not know: check that the fingerprint it",
               "  shows (the padlock or warning page: certificate details) is the one above before going on.",
-              f"  log in with: {' or '.join(logins)}", "", qr_code(urls[0])]
+              f"  log in with: {' or '.join(logins)}"]
+    if urls:
+        lines += ["", qr_code(urls[0])]
     return "\n".join(lines)

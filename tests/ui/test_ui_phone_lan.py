@@ -75,6 +75,8 @@ def test_the_terminal_shows_address_fingerprint_and_a_qr_code(tmp_path):
     text = lan.banner(7860, tls, ["192.0.2.7"], ["$FACE_UI_PASSWORD"])
     assert "https://192.0.2.7:7860/" in text and tls.fingerprint in text and "$FACE_UI_PASSWORD" in text
     assert "\u2588" in text  # the QR code's blocks
+    alone = lan.banner(7860, tls, [], ["$FACE_UI_PASSWORD"])  # --host 127.0.0.1: no address for a phone
+    assert "this machine only" in alone and "\u2588" not in alone
 
 
 def test_without_a_session_nothing_is_served():
@@ -137,3 +139,15 @@ def test_lan_listens_on_every_interface_and_plain_stays_on_loopback():
     assert parse(["--lan", "--host", "127.0.0.1"]).host == "127.0.0.1"
     with pytest.raises(SystemExit):
         parse(["--lan", "--cert", "c.pem"])  # a certificate without its key
+
+
+def test_lan_refuses_to_start_without_a_login(tmp_path, monkeypatch, capsys):
+    from client.client import KEY_FILE_ENV
+    from ui.__main__ import PASSWORD_ENV, main
+
+    monkeypatch.chdir(tmp_path)  # no key_file.json here
+    monkeypatch.delenv(PASSWORD_ENV, raising=False)
+    monkeypatch.delenv(KEY_FILE_ENV, raising=False)
+    assert main(["--lan", "--state", str(tmp_path / "tls")]) == 2
+    assert "needs a login" in capsys.readouterr().err
+    assert not (tmp_path / "tls").exists()  # refused before anything was made

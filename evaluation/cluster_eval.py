@@ -1,0 +1,334 @@
+"""`make cluster-eval`: how well faces are grouped into people -> reports/clusters.json (+ plot).
+
+1. The faces (evaluation/cluster_faces.py): every photo of the calibration people (the LFW and
+   CelebA people the serving threshold was fitted on) and of the people never trained on (LFW
+   peopleDevTest, the held-out CelebA identities), one labelled face each, embedded as served.
+2. Choose, on the calibration people only: for each algorithm its parameter (the false-link
+   rate the threshold is sized with, or a library's own knob), and the algorithm: the highest
+   pairwise F among settings with pairwise precision >= PRECISION_FLOOR. The client's
+   grouping (client/people/grouping.py) is the one chosen, with its rate as the default.
+3. Measure on the never-trained-on people: the chosen algorithm with the chosen setting, and
+   the others (average linkage and connected components at the same threshold rule, DBSCAN
+   with Immich's defaults, HDBSCAN) with their calibration setting and, separately,
+   with the setting that is best on the measured people themselves (an upper bound for them,
+   reported as such). Pairwise and BCubed precision / recall / F, groups, seconds.
+4. Crowded: the same faces put several to a synthetic photo (3-6 different people each), so
+   the one-person-per-photo rule can act; measured with and without it.
+5. --scale: seconds to group 100k embeddings (the measured people's plus synthetic people)
+   and to add 1,000 new faces to the grouped collection.
+
+Faces the detector missed (the centre crop was embedded) or below the size / confidence
+floors are left unassigned, as PeopleIndex does; they count as groups of their own.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from client.people.grouping import average_linkage, chinese_whispers, components, similar_pairs
+from client.people.index import MIN_CONFIDENCE, MIN_FACE_SIZE
+from client.people.threshold import grouping_threshold
+from evaluation.cluster_faces import CALIBRATION_SPLITS, MEASURED_SPLITS, FaceSet, load_faces, served_far_table
+from evaluation.cluster_metrics import scores
+
+PRECISION_FLOOR = 0.99  # a wrong merge shows one person's photos under another's name
+FALSE_LINK_RATES = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
+DBSCAN_EPS = (0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65)  # cosine distance
+IMMICH = {"eps": 0.5, "min_samples": 3}  # Immich's face clustering defaults (max distance 0.5, min faces 3)
+HDBSCAN_SIZES = (2, 3, 5)
+PHOTO_PEOPLE = (3, 6)  # people per synthetic crowded photo
+SCALE_FACES = 100_000
+SCALE_ADD = 1_000
+
+
+# ---------------------------------------------------------------------- the algorithms
+
+def with_noise_alone(labels: np.ndarray) -> np.ndarray:
+    """Library noise (-1) as groups of one."""
+    labels = labels.copy()
+    noise = labels < 0
+    labels[noise] = labels.max(initial=-1) + 1 + np.arange(noise.sum())
+    return labels
+
+
+def dbscan(embeddings: np.ndarray, eps: float, min_samples: int) -> np.ndarray:
+    from sklearn.cluster import DBSCAN
+
+    return with_noise_alone(DBSCAN(eps=eps, min_samples=min_samples, metric="cosine").fit_predict(embeddings))
+
+
+def hdbscan(embeddings: np.ndarray, min_cluster_size: int) -> np.ndarray:
+    from sklearn.cluster import HDBSCAN
+
+    distance = np.clip(1.0 - embeddings.astype(np.float64) @ embeddings.T.astype(np.float64), 0.0, 2.0)
+    np.fill_diagonal(distance, 0.0)
+    found = HDBSCAN(min_cluster_size=min_cluster_size, metric="precomputed", copy=False).fit_predict(distance)
+    return with_noise_alone(found)
+
+
+class Method:
+    """An algorithm with a grid of settings; `run(embeddings, setting, photos)` -> labels."""
+
+    def __init__(self, name: str, settings: list, run: Callable, describe: Callable = str) -> None:
+        self.name, self.settings, self.run, self.describe = name, settings, run, describe
+
+
+def methods(threshold: float, table: list[dict]) -> list[Method]:
+    """The candidates; the threshold-sized ones read the served calibration table."""
+    def sized(rate: float, faces: int) -> float:
+        return grouping_threshold(threshold, table, faces, rate)
+
+    return [
+        Method("average linkage", list(FALSE_LINK_RATES),
+               lambda e, rate, photos: average_linkage(e, sized(rate, len(e)), photos=photos),
+               lambda rate: f"false-link rate {rate:g}"),
+        Method("connected components", list(FALSE_LINK_RATES),
+               lambda e, rate, photos: components(len(e), *similar_pairs(e, sized(rate, len(e)))),
+               lambda rate: f"false-link rate {rate:g}"),
+        Method("Chinese whispers", list(FALSE_LINK_RATES),
+               lambda e, rate, photos: chinese_whispers(e, sized(rate, len(e)), photos=photos),
+               lambda rate: f"false-link rate {rate:g}"),
+        Method("DBSCAN", [(eps, 3) for eps in DBSCAN_EPS] + [(eps, 1) for eps in DBSCAN_EPS],
+               lambda e, setting, photos: dbscan(e, *setting),
+               lambda setting: f"eps {setting[0]:g}, min_samples {setting[1]}"),
+        Method("HDBSCAN", list(HDBSCAN_SIZES), lambda e, size, photos: hdbscan(e, size),
+               lambda size: f"min_cluster_size {size}"),
+    ]
+
+
+# ---------------------------------------------------------------------- running them
+
+def eligible(faces: FaceSet) -> np.ndarray:
+    """The faces PeopleIndex would group: found by the detector, large and confident enough."""
+    return (faces.confidence >= MIN_CONFIDENCE) & (faces.face_size >= MIN_FACE_SIZE)
+
+
+def run_method(method: Method, setting, faces: FaceSet, photos: np.ndarray | None = None) -> dict:
+    """Groups the eligible faces; the others stay alone. Scores against the identities."""
+    keep = eligible(faces)
+    started = time.perf_counter()
+    labels = np.asarray(method.run(faces.embeddings[keep], setting, None if photos is None else photos[keep]))
+    seconds = time.perf_counter() - started
+    full = np.empty(len(keep), dtype=np.int64)
+    full[keep] = labels
+    full[~keep] = labels.max(initial=-1) + 1 + np.arange((~keep).sum())
+    return {"method": method.name, "setting": method.describe(setting)} | scores(faces.identities, full) | {
+        "people": int(len(np.unique(faces.identities))), "seconds": round(seconds, 2)}
+
+
+def best(rows: list[dict]) -> dict:
+    """The highest pairwise F among rows with pairwise precision >= PRECISION_FLOOR (all rows if none)."""
+    floor = [row for row in rows if row["pairwise_precision"] >= PRECISION_FLOOR] or rows
+    return max(floor, key=lambda row: (row["pairwise_f"], row["bcubed_f"]))
+
+
+def sweep(method: Method, faces: FaceSet, photos: np.ndarray | None = None, log=print) -> list[dict]:
+    rows = []
+    for setting in method.settings:
+        rows.append(run_method(method, setting, faces, photos) | {"value": setting})
+        log(f"  {method.name}, {rows[-1]['setting']}: pairwise F {rows[-1]['pairwise_f']}, "
+            f"precision {rows[-1]['pairwise_precision']}, BCubed F {rows[-1]['bcubed_f']}")
+    return rows
+
+
+def crowded_photos(identities: np.ndarray, seed: int = 0) -> np.ndarray:
+    """A synthetic photo id per face: faces dealt, shuffled, into photos of 3-6 faces of
+    different people each (a face that would repeat a person in the photo being filled
+    waits for the next photo)."""
+    rng = np.random.default_rng(seed)
+    waiting = list(rng.permutation(len(identities)))
+    photos = np.full(len(identities), -1, dtype=np.int64)
+    photo = 0
+    while waiting:
+        size, people, held = int(rng.integers(PHOTO_PEOPLE[0], PHOTO_PEOPLE[1] + 1)), set(), []
+        while waiting and len(people) < size:
+            face = waiting.pop()
+            if identities[face] in people:
+                held.append(face)
+                continue
+            people.add(identities[face])
+            photos[face] = photo
+        waiting += held[::-1]
+        if not people:  # only one person's faces are left: one photo each
+            photos[waiting.pop()] = photo
+        photo += 1
+    return photos
+
+
+def scale_figures(measured: FaceSet, threshold: float, table: list[dict], rate: float, log=print) -> dict:
+    """Seconds to group SCALE_FACES embeddings (the measured faces plus synthetic people: a
+    random direction each, 2-10 faces scattered around it as widely as real people's) and to
+    add SCALE_ADD more faces to the grouped collection (PeopleIndex.assign)."""
+    from client.models import EmbeddedFace
+    from client.people.index import PeopleIndex
+
+    rng = np.random.default_rng(0)
+    real = measured.embeddings[eligible(measured)]
+    spread = same_person_spread(measured)
+    need = SCALE_FACES + SCALE_ADD - len(real)
+    sizes = rng.integers(2, 11, size=need // 2)
+    sizes = sizes[: np.searchsorted(np.cumsum(sizes), need) + 1]
+    centres = unit(rng.standard_normal((len(sizes), real.shape[1])).astype(np.float32))
+    synthetic = unit(np.repeat(centres, sizes, axis=0)
+                     + spread * rng.standard_normal((int(sizes.sum()), real.shape[1])).astype(np.float32))[:need]
+    vectors = np.concatenate([real, synthetic])
+    order = rng.permutation(len(vectors))
+    base, added = vectors[order[:SCALE_FACES]], vectors[order[SCALE_FACES:]]
+    index = PeopleIndex(threshold=threshold, far_thresholds=table, false_link_rate=rate)
+    for k, vector in enumerate(base):
+        index.add_photo(f"photo_{k}", f"photo_{k}", [EmbeddedFace(box=(0, 0, 100, 100), confidence=1.0,
+                                                                  embedding=vector.tolist())])
+    started = time.perf_counter()
+    index.assign()
+    grouped = time.perf_counter() - started
+    log(f"  grouped {SCALE_FACES:,} faces in {grouped:.1f} s")
+    for k, vector in enumerate(added):
+        index.add_photo(f"new_{k}", f"new_{k}", [EmbeddedFace(box=(0, 0, 100, 100), confidence=1.0,
+                                                              embedding=vector.tolist())])
+    started = time.perf_counter()
+    index.assign()
+    add_seconds = time.perf_counter() - started
+    log(f"  added {len(added):,} faces in {add_seconds:.1f} s")
+    return {"faces": SCALE_FACES, "real_faces": int(len(real)), "synthetic_spread": round(float(spread), 4),
+            "threshold": index.grouping_threshold(), "groups": len(index.members()),
+            "group_seconds": round(grouped, 1), "added_faces": int(len(added)), "add_seconds": round(add_seconds, 2)}
+
+
+def unit(vectors: np.ndarray) -> np.ndarray:
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def same_person_spread(faces: FaceSet) -> float:
+    """Per-dimension noise that gives synthetic people the measured people's mean same-person
+    similarity: for unit centre + noise of variance s^2 per dimension in D dimensions, the
+    expected cosine of two faces is about 1 / (1 + D s^2)."""
+    vectors, people = faces.embeddings, faces.identities
+    _, person = np.unique(people, return_inverse=True)
+    sums = np.zeros((person.max() + 1, vectors.shape[1]))
+    np.add.at(sums, person, vectors)
+    counts = np.bincount(person)
+    many = counts >= 2
+    same = ((np.sum(sums[many] ** 2, axis=1) - counts[many]) / (counts[many] * (counts[many] - 1))).mean()
+    return float(np.sqrt((1 / same - 1) / vectors.shape[1]))
+
+
+def summary(faces: FaceSet) -> dict:
+    return {"faces": int(len(faces.identities)), "people": int(len(np.unique(faces.identities))),
+            "unassigned": int((~eligible(faces)).sum()),
+            "by_split": {split: int((faces.splits == split).sum()) for split in np.unique(faces.splits).tolist()}}
+
+
+def evaluate(faces: FaceSet, threshold: float, table: list[dict], scale: bool = False, log=print) -> dict:
+    calibration, measured = faces.of_splits(CALIBRATION_SPLITS), faces.of_splits(MEASURED_SPLITS)
+    candidates = methods(threshold, table)
+    report: dict = {"served_threshold": threshold, "far_thresholds": table, "precision_floor": PRECISION_FLOOR,
+                    "calibration": summary(calibration) | {"sweeps": {}}, "measured": summary(measured)}
+    chosen_settings = {}
+    for method in candidates:
+        log(f"calibration: {method.name}")
+        rows = sweep(method, calibration, log=log)
+        report["calibration"]["sweeps"][method.name] = [{k: v for k, v in row.items() if k != "value"} for row in rows]
+        chosen_settings[method.name] = best(rows)
+    winner = max(candidates, key=lambda m: (chosen_settings[m.name]["pairwise_f"], chosen_settings[m.name]["bcubed_f"]))
+    sized = [m for m in candidates if m.settings == list(FALSE_LINK_RATES)]  # the threshold rule's methods
+    grouping = winner if winner in sized else sized[0]  # what the client ships; crowded and scale use it
+    rate = chosen_settings[grouping.name]["value"]
+    report["chosen"] = {"algorithm": winner.name, "setting": chosen_settings[winner.name]["setting"],
+                        "false_link_rate": rate if winner is grouping else None,
+                        "calibration": {k: v for k, v in chosen_settings[winner.name].items() if k != "value"},
+                        "threshold_at_measured_size": grouping_threshold(
+                            threshold, table, int(eligible(measured).sum()), rate)}
+    results, upper = [], []
+    for method in candidates:
+        log(f"measured: {method.name}")
+        results.append(run_method(method, chosen_settings[method.name]["value"], measured)
+                       | {"chosen_on": "calibration people"})
+        if method.name == "DBSCAN":
+            results.append(run_method(method, (IMMICH["eps"], IMMICH["min_samples"]), measured)
+                           | {"chosen_on": "Immich's defaults"})
+        if method.name != winner.name:
+            rows = sweep(method, measured, log=log)
+            upper.append({k: v for k, v in best(rows).items() if k != "value"}
+                         | {"chosen_on": "measured people (an upper bound)"})
+    report["measured"]["results"] = results + upper
+    photos = crowded_photos(measured.identities)
+    report["crowded"] = {"photos": int(photos.max() + 1), "people_per_photo": list(PHOTO_PEOPLE), "results": [
+        run_method(grouping, rate, measured, photos) | {"setting": f"false-link rate {rate:g}, one person per photo"},
+        run_method(grouping, rate, measured) | {"setting": f"false-link rate {rate:g}, photos ignored"}]
+        + [row for row in report["measured"]["results"] if row["method"] != grouping.name
+           and row["chosen_on"] == "calibration people"]}
+    report["crowded"]["same_photo_pairs_grouped"] = same_photo_pairs(grouping, rate, measured, photos)
+    if scale:
+        log("scale")
+        report["scale"] = scale_figures(measured, threshold, table, rate, log)
+    return report
+
+
+def same_photo_pairs(grouping: Method, rate: float, measured: FaceSet, photos: np.ndarray) -> dict:
+    """Pairs of faces of one synthetic photo put in one group, with and without the rule."""
+    keep = eligible(measured)
+    found = {}
+    for label, given in (("one person per photo", photos[keep]), ("photos ignored", None)):
+        groups = np.asarray(grouping.run(measured.embeddings[keep], rate, given))
+        _, counts = np.unique(groups.astype(np.int64) * (photos.max() + 1) + photos[keep], return_counts=True)
+        found[label] = int(np.sum(counts * (counts - 1) // 2))
+    return found
+
+
+def plot(report: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for colour, name in enumerate(("Chinese whispers", "average linkage", "connected components")):
+        rows = report["calibration"]["sweeps"][name]
+        ax.plot(FALSE_LINK_RATES, [r["pairwise_precision"] for r in rows], "-o", color=f"C{colour}",
+                label=f"{name}: precision")
+        ax.plot(FALSE_LINK_RATES, [r["pairwise_recall"] for r in rows], "--s", color=f"C{colour}",
+                label=f"{name}: recall")
+    ax.set_xscale("log")
+    ax.set_xlabel("false-link rate (the threshold sized to the collection)")
+    ax.set_ylabel("pairwise")
+    ax.set_title("Grouping the calibration people")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def main() -> None:
+    from training.params import load_params
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", default=load_params("data", False)["data_dir"])
+    parser.add_argument("--cache-dir", default="cache/clusters", help="embeddings cache (resumable)")
+    parser.add_argument("--weights", default="weights/face_embedder.pt")
+    parser.add_argument("--out", default="reports/clusters.json")
+    parser.add_argument("--plot", default="reports/plots/clusters.png")
+    parser.add_argument("--plot-only", action="store_true", help="redraw the plot from --out")
+    parser.add_argument("--scale", action="store_true",
+                        help=f"also time grouping {SCALE_FACES:,} faces and adding {SCALE_ADD:,}")
+    args = parser.parse_args()
+    if args.plot_only:
+        plot(json.loads(Path(args.out).read_text()), Path(args.plot))
+        return
+    faces = load_faces(args.data_dir, args.cache_dir, args.weights)
+    threshold, table = served_far_table(args.weights)
+    report = {"command": "make cluster-eval" + (" ARGS=--scale" if args.scale else "")}
+    report |= evaluate(faces, threshold, table, scale=args.scale, log=lambda line: print(line, flush=True))
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
+    plot(report, Path(args.plot))
+    print(f"wrote {args.out} and {args.plot}")
+
+
+if __name__ == "__main__":
+    main()
