@@ -256,6 +256,39 @@ def test_verify_on_a_phone(phone, lan_page, example_photos):
     assert phone.save_screenshot(str(OUT / "phone_verify.png"))
 
 
+def test_the_browser_scales_large_camera_frames_to_the_detector_size(phone, lan_page):
+    """The page's script scales a camera frame larger than 640 px as the Live webcam draws it for
+    sending: here a 1280x720 'camera' (a canvas stream) in a video inside the Live tab."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    phone.get(lan_page.url)
+    if phone.current_url.endswith("/login"):  # run alone: log in first
+        phone.find_element(By.ID, "password").send_keys(PASSWORD)
+        phone.find_element(By.ID, "login").click()
+    wait = WebDriverWait(phone, 60)
+    wait.until(lambda d: "Live" in tabs(d))
+    tabs(phone)["Live"].click()
+    wait.until(lambda d: d.find_elements(By.ID, "live-camera"))
+    drawn = phone.execute_async_script("""
+        const done = arguments[arguments.length - 1];
+        const source = Object.assign(document.createElement('canvas'), {width: 1280, height: 720});
+        source.getContext('2d').fillRect(0, 0, 1280, 720);
+        const video = Object.assign(document.createElement('video'), {muted: true, srcObject: source.captureStream()});
+        document.querySelector('#live-camera').appendChild(video);
+        video.play().then(() => {
+            const canvas = document.createElement('canvas');
+            canvas.width = video.videoWidth; canvas.height = video.videoHeight;
+            canvas.getContext('2d').drawImage(video, 0, 0, video.videoWidth, video.videoHeight);
+            // a canvas drawn from anything but the Live tab's video is left alone
+            const other = Object.assign(document.createElement('canvas'), {width: 1280, height: 720});
+            other.getContext('2d').drawImage(source, 0, 0, 1280, 720);
+            video.remove();
+            done([video.videoWidth, video.videoHeight, canvas.width, canvas.height, other.width, other.height]);
+        });""")
+    assert drawn == [1280, 720, 640, 360, 1280, 720], drawn
+
+
 def enrol_through_the_page(lan_page, clip, folder) -> None:
     from gradio_client import Client, handle_file
     from PIL import Image
@@ -314,6 +347,8 @@ def test_live_tab_on_a_phone_names_the_people(phone, lan_page, camera_clip, tmp_
     fps = float(re.search(r"([\d.]+) frames/s", figures).group(1))
     delay = re.search(r"delay (\d+) ms median / (\d+) ms p95", figures)
     sent = tuple(int(v) for v in re.search(r"frames arrive at (\d+)x(\d+)", figures).groups())
+    given = phone.execute_script("const v = document.querySelector('#live-camera video'); "
+                                 "return [v.videoWidth, v.videoHeight]")  # what the camera gives the page
     assert page_width(phone) <= PHONE_WIDTH
     phone.execute_script("document.querySelector('#live-view').scrollIntoView({block: 'center'})")
     time.sleep(0.5)
@@ -335,7 +370,7 @@ def test_live_tab_on_a_phone_names_the_people(phone, lan_page, camera_clip, tmp_
                    f"HTTPS to python -m ui --lan (self-signed certificate, logged in)",
         "camera": f"Chromium fake camera: bench/clips.py camera_loop scaled to {CAMERA_SIZE[0]}x{CAMERA_SIZE[1]} "
                   f"at {clip.fps:g} fps, 2 faces",
-        "frames_sent": f"{sent[0]}x{sent[1]}",
+        "camera_frames": f"{given[0]}x{given[1]}", "frames_sent": f"{sent[0]}x{sent[1]}",
         "samples": len(samples), "warm_up_samples": first, "right_share": round(right, 4),
         "after_switching_camera": {"samples": len(samples_after), "warm_up_samples": warm_up_after_switch,
                                    "right_share": round(after_switch, 4)},
