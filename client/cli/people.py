@@ -2,7 +2,9 @@
 faces into people), show, name GROUP NAME, merge A B, split GROUP FACE..., reject FACE...,
 recluster. The state (people.json + embeddings.npy) is --state (default $FACE_PEOPLE_STATE,
 else ~/.local/share/face-verify/people); discover resumes: photos whose content is already in
-the state are not sent again. Needs the `people` extra (numpy, scipy; tqdm for the bar)."""
+the state are not sent again; a folder stands for every photo under it, subfolders included
+(collections are kept by year, event, ...). Needs the `people` extra (numpy, scipy; tqdm for
+the bar)."""
 from __future__ import annotations
 
 import argparse
@@ -12,7 +14,9 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from .common import expand_photos, make_client, write_json
+from ..errors import PhotoInputError
+from ..photos import PHOTO_SUFFIXES
+from .common import make_client, write_json
 from .terminal import fmt_box
 
 STATE_ENV = "FACE_PEOPLE_STATE"
@@ -118,12 +122,27 @@ def identify_with(args: argparse.Namespace, index):
     return gallery, gallery_identify(gallery, index)
 
 
+def collection_photos(paths: list[str]) -> list[Path]:
+    """Files as given; a folder stands for every photo under it, subfolders included (sorted)."""
+    photos: list[Path] = []
+    for item in map(Path, paths):
+        if not item.is_dir():
+            photos.append(item)
+            continue
+        found = sorted(p for p in item.rglob("*") if p.is_file() and p.suffix.lower() in PHOTO_SUFFIXES)
+        if not found:
+            raise PhotoInputError(f"no photos ({', '.join(sorted(PHOTO_SUFFIXES))}) in folder {item}",
+                                  code="empty_folder")
+        photos.extend(found)
+    return photos
+
+
 def cmd_discover(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     index = open_index(args, must_exist=False)
     folder = state_folder(args)
-    photos = expand_photos(args.photos)
+    photos = collection_photos(args.photos)
     todo, refused = [], []
     for photo in photos:
         sha256 = hashlib.sha256(photo.read_bytes()).hexdigest()

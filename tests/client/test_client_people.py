@@ -257,11 +257,16 @@ def test_the_commands_edit_a_saved_state(tmp_path, capsys):
     assert cli_main(["people", "name", first, "Ada", "--state", str(tmp_path)]) == 0
     assert cli_main(["people", "merge", first, second, "--state", str(tmp_path)]) == 0
     assert cli_main(["people", "reject", str(index.faces[4].id), "--state", str(tmp_path)]) == 0
+    third = index.faces[2].group  # person 2: faces 2 and 5
+    assert cli_main(["people", "split", third, str(index.faces[5].id), "--state", str(tmp_path)]) == 0
     capsys.readouterr()
     assert cli_main(["people", "show", "--state", str(tmp_path), "--json"]) == 0
     shown = json.loads(capsys.readouterr().out)
     ada = next(group for group in shown["groups"] if group["name"] == "Ada")
     assert sorted(face["photo"] for face in ada["faces"]) == ["photo_0.jpg", "photo_1.jpg", "photo_3.jpg"]
+    groups = {face["photo"]: group["id"] for group in shown["groups"] for face in group["faces"]}
+    assert groups["photo_2.jpg"] == third != groups["photo_5.jpg"]  # the split holds
+    assert groups["photo_4.jpg"] not in {groups["photo_1.jpg"], groups["photo_2.jpg"]}  # rejected from person 1
     assert cli_main(["people", "merge", first, "g999", "--state", str(tmp_path)]) == 2
     assert cli_main(["people", "show", "--state", str(tmp_path / "none")]) == 2
 
@@ -272,10 +277,10 @@ def test_discover_groups_a_folder_through_the_server_and_resumes(torchserve_serv
     from PIL import Image
 
     photos = tmp_path / "photos"
-    photos.mkdir()
+    (photos / "2024").mkdir(parents=True)
     astronaut = skimage_data.astronaut()
     Image.fromarray(astronaut).save(photos / "a.jpg")
-    Image.fromarray(astronaut[:, ::-1].copy()).save(photos / "b.jpg")  # the same person, mirrored
+    Image.fromarray(astronaut[:, ::-1].copy()).save(photos / "2024" / "b.jpg")  # the same person, mirrored
     Image.fromarray(skimage_data.chelsea()).save(photos / "cat.jpg")  # no face
     state, out = tmp_path / "state", tmp_path / "people.json"
     server = ["--url", torchserve_server.base_url, "--token", torchserve_server.token, "--state", str(state)]
