@@ -1,6 +1,6 @@
 """Command line: `face-verify` (installed) or `python -m client` (in the checkout):
 `verify REF TEST [TEST ...]`, `embed PHOTO`, `health`, `calibrate PEOPLE_DIR`, `gallery ...`,
-`video identify CLIP`, `people discover FOLDER...`.
+`video identify CLIP`, `people discover FOLDER...`, `watch SOURCE...`.
 
 A subcommand is a function `add(commands, common)` in COMMANDS that adds its parser (with
 `common` as a parent) and sets `func`; build_parser() calls each.
@@ -17,12 +17,12 @@ from collections.abc import Callable
 
 from ..client import DEFAULT_URL, URL_ENV
 from ..errors import FaceClientError
-from . import calibrate, gallery, people, verify, video
+from . import calibrate, gallery, people, verify, video, watch
 from .terminal import exit_code, glue_token
 
 # Each adds its sub-commands; add yours here.
 COMMANDS: list[Callable[[argparse._SubParsersAction, argparse.ArgumentParser], None]] = [
-    verify.add, calibrate.add, gallery.add, video.add, people.add]
+    verify.add, calibrate.add, gallery.add, video.add, people.add, watch.add]
 
 
 def program_name() -> str:
