@@ -45,12 +45,13 @@ def start(args) -> int:
         supervisor=SupervisorInfo(log=str(args.state_dir / "supervisor.log")),
         key_file=str(args.key_file), service_key=front.new_service_key(),
         workers={"face-embed": args.embed_workers} if args.embed_workers > 1 else {},
+        gallery_replica=replica.gallery_replica(args.config),
         replicas=[new_replica(args.state_dir, args.base_port, i) for i in range(1, args.replicas + 1)])
     print(f"starting {args.replicas} TorchServe replica(s) (logs in {args.state_dir}/replicas/<n>/logs/) ...",
           flush=True)
     servers = {}
     for entry in state.replicas:
-        replica.prepare(entry, args.config, args.model_store)
+        replica.prepare(entry, args.config, args.model_store, loads_gallery=entry.index == state.gallery_replica)
         servers[entry.index] = server = replica.server(entry, args.venv_bin, state.workers)
         server.start()
         entry.tmpdir, entry.started_at = str(server.tmpdir), server.started_at
@@ -69,7 +70,8 @@ def start(args) -> int:
                              f"logs: {server.logs}/")
         store.update_replica(entry.index, pid=server.frontend_pid(), health="healthy", start_seconds=seconds)
         workers = "".join(f", {model}: {count} workers" for model, count in state.workers.items())
-        print(f"  replica {entry.index}: {entry.inference} ready after {seconds} s{workers}", flush=True)
+        gallery = ", the galleries' owner" if entry.index == state.gallery_replica else ""
+        print(f"  replica {entry.index}: {entry.inference} ready after {seconds} s{workers}{gallery}", flush=True)
     front.write_key_file(args.key_file, state.service_key)
     with store.update() as current:
         front.write_config(current, prefix)

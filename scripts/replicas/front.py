@@ -21,6 +21,15 @@ HERE = Path(__file__).resolve().parent
 MAX_BODY = "32m"  # config.properties max_request_size (33554432)
 READ_TIMEOUT = "130s"  # longer than TorchServe's default_response_timeout (120 s)
 FAIL_TIMEOUT = "10s"
+# The galleries' owner: one replica opens the gallery root (the embedded store admits one
+# process), so its requests have their own upstream, that replica alone.
+GALLERY_UPSTREAM = """
+    # replica $index loads face-gallery: every gallery request goes there, and only there.
+    upstream gallery {
+        $server
+        keepalive 4;
+    }
+"""
 
 
 def new_service_key() -> str:
@@ -39,19 +48,28 @@ def write_key_file(path: Path, service_key: str) -> None:
 
 
 def render(state: ServiceState, prefix: Path) -> str:
-    """nginx.conf for the replicas in `state`; a replica not healthy is marked down."""
-    servers, keyed = [], []
+    """nginx.conf for the replicas in `state`; a replica not healthy is marked down. Gallery
+    requests go to the one replica that loads face-gallery (state.gallery_replica), only there."""
+    servers, keyed, owner = [], [], None
     for replica in state.replicas:
         replica_key = replica_key_of(replica)
         down = replica.health not in ("healthy", "unhealthy") or replica_key is None
-        servers.append(f"        server {replica.keyed} max_fails=1 fail_timeout={FAIL_TIMEOUT}"
-                       f"{' down' if down else ''};  # replica {replica.index}")
+        server = f"server {replica.keyed} max_fails=1 fail_timeout={FAIL_TIMEOUT}{' down' if down else ''};"
+        servers.append(f"        {server}  # replica {replica.index}")
+        if replica.index == state.gallery_replica:
+            owner = server
         keyed.append(Template((HERE / "keyed_server.conf.in").read_text()).substitute(
             index=replica.index, keyed=replica.keyed, inference=replica.inference,
             replica_key=replica_key or "none"))
+    gallery_upstream = gallery_location = ""
+    if owner is not None:
+        gallery_upstream = Template(GALLERY_UPSTREAM).substitute(index=state.gallery_replica, server=owner)
+        gallery_location = Template((HERE / "gallery_location.conf.in").read_text()).substitute(
+            index=state.gallery_replica)
     return Template((HERE / "nginx.conf.in").read_text()).substitute(
         prefix=prefix, max_body=MAX_BODY, read_timeout=READ_TIMEOUT, service_key=state.service_key,
-        servers="\n".join(servers), front=state.front.listen, keyed="".join(keyed))
+        servers="\n".join(servers), front=state.front.listen, keyed="".join(keyed),
+        gallery_upstream=gallery_upstream, gallery_location=gallery_location)
 
 
 def write_config(state: ServiceState, prefix: Path) -> Path:

@@ -68,6 +68,8 @@ class ServiceState(BaseModel):
     key_file: str
     service_key: str
     workers: dict[str, int] = Field(default_factory=dict)  # {model: workers} each replica gets
+    # The replica that loads face-gallery, the galleries' one owner (None: the config loads none).
+    gallery_replica: int | None = None
     replicas: list[Replica]
     started: str = Field(default_factory=now)
     updated: str | None = None

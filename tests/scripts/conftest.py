@@ -2,6 +2,7 @@
 REPLICAS=N` runs) with its own ports, state folder, key file and model store."""
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -30,11 +31,14 @@ def replica_service(tmp_path_factory):
     options = ["--state-dir", str(work / "state"), "--key-file", str(work / "key_file.json"),
                "--front", f"127.0.0.1:{base + 25}", "--base-port", str(base), "--model-store", str(store)]
     # A longer wait for the models than `make serve`'s: the tests share the machine's cores.
+    # Replica 1 loads face-gallery: its galleries in this test's folder, not the user's.
+    env = {**os.environ, "FACE_GALLERY_ROOT": str(work / "galleries")}
     started = subprocess.run([*cli, "start", "--replicas", "2", "--timeout", "330", *options], cwd=REPO,
-                             capture_output=True, text=True, timeout=400)
+                             capture_output=True, text=True, timeout=400, env=env)
     try:
         assert started.returncode == 0, started.stdout + started.stderr
         yield {"state_dir": work / "state", "front": f"http://127.0.0.1:{base + 25}",
-               "key_file": work / "key_file.json", "cli": cli, "options": options, "start_output": started.stdout}
+               "key_file": work / "key_file.json", "cli": cli, "options": options, "start_output": started.stdout,
+               "gallery_root": work / "galleries"}
     finally:
         subprocess.run([*cli, "stop", *options], cwd=REPO, capture_output=True, timeout=400)

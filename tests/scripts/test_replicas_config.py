@@ -2,13 +2,14 @@
 nginx accepts the front's config, and each replica keeps the service's security settings."""
 from __future__ import annotations
 
+import http.client
 import json
 import re
 import subprocess
 from pathlib import Path
 
 import pytest
-from replica_support import REPO, needs_nginx
+from replica_support import REPO, free_block, needs_nginx
 
 from client import read_key_file
 from scripts.replicas import front, replica
@@ -61,17 +62,36 @@ def test_service_key_file_is_read_by_the_client_and_private(tmp_path):
     assert path.stat().st_mode & 0o777 == 0o600
 
 
-def _state(tmp_path: Path, healthy: tuple[bool, ...]) -> ServiceState:
+def test_only_the_gallery_replica_loads_face_gallery(tmp_path):
+    store = _archives(tmp_path)
+    assert replica.gallery_replica(REPO / "config.properties") == 1
+    for index, loads in ((1, True), (2, False)):
+        entry = new_replica(tmp_path, 8100, index)
+        config = replica.prepare(entry, REPO / "config.properties", store, loads_gallery=loads)
+        models = model_archives(read_config(config))
+        assert ("face-gallery" in models) is loads, models
+        assert {"face-verify", "face-embed"} <= set(models)
+        assert (Path(entry.dir) / "model_store" / "face-gallery.mar").exists() is loads
+    # a config without face-gallery has no gallery replica
+    plain = tmp_path / "plain.properties"
+    plain.write_text(re.sub(r",face-gallery=face-gallery\.mar", "", (REPO / "config.properties").read_text()))
+    assert replica.gallery_replica(plain) is None
+
+
+def _state(tmp_path: Path, healthy: tuple[bool, ...], base_port: int = 8100, front_port: int = 8080,
+           gallery_replica: int | None = None) -> ServiceState:
     replicas = []
     for index, ok in enumerate(healthy, start=1):
-        entry = new_replica(tmp_path, 8100, index)
+        entry = new_replica(tmp_path, base_port, index)
         Path(entry.dir).mkdir(parents=True)
         (Path(entry.dir) / "key_file.json").write_text(
             json.dumps({"inference": {"key": f"replica{index}"}, "management": {"key": "m"}}))
         entry.health = "healthy" if ok else "restarting"
         replicas.append(entry)
-    return ServiceState(front=Front(listen="127.0.0.1:8080", url="http://127.0.0.1:8080", config="", access_log=""),
-                        supervisor=SupervisorInfo(log=""), key_file="", service_key="the-one-key", replicas=replicas)
+    listen = f"127.0.0.1:{front_port}"
+    return ServiceState(front=Front(listen=listen, url=f"http://{listen}", config="", access_log=""),
+                        supervisor=SupervisorInfo(log=""), key_file="", service_key="the-one-key", replicas=replicas,
+                        gallery_replica=gallery_replica)
 
 
 def test_front_config_balances_retries_once_and_adds_each_replica_key(tmp_path):
@@ -96,3 +116,72 @@ def test_nginx_accepts_the_front_config(tmp_path):
     result = subprocess.run([front.nginx_binary(), "-t", "-p", str(prefix), "-c", str(path), "-e",
                              str(prefix / "error.log")], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def _upstream(text: str, name: str) -> list[str]:
+    block = re.search(rf"upstream {name} {{(.*?)}}", text, re.S)
+    return re.findall(r"^\s*server (\S+)", block.group(1), re.M) if block else []
+
+
+def test_gallery_requests_go_to_the_gallery_replica_only(tmp_path):
+    text = front.render(_state(tmp_path, (True, True, True), gallery_replica=1), tmp_path / "nginx")
+    assert _upstream(text, "gallery") == ["127.0.0.1:8105"]  # replica 1's key-adding server
+    assert _upstream(text, "replicas") == ["127.0.0.1:8105", "127.0.0.1:8115", "127.0.0.1:8125"]
+    gallery = re.search(r"location /predictions/face-gallery {(.*?)\n        }", text, re.S).group(1)
+    assert "proxy_pass http://gallery;" in gallery and "proxy_next_upstream off;" in gallery
+    assert "if ($service_key_ok = 0)" in gallery
+    # the owner restarting: marked down there too, so nothing else gets its requests
+    restarting = front.render(_state(tmp_path / "b", (False, True), gallery_replica=1), tmp_path / "nginx")
+    assert re.match(r"127\.0\.0\.1:8105 .* down;", re.search(r"upstream gallery {\s*server (.*)", restarting).group(1))
+    # no face-gallery loaded: no gallery route of its own
+    plain = front.render(_state(tmp_path / "c", (True, True)), tmp_path / "nginx")
+    assert "upstream gallery" not in plain and "face-gallery" not in plain
+
+
+def _ask(port: int, method: str, path: str, headers: dict[str, str]) -> tuple[int, dict, str]:
+    """One raw request (a Content-Length without its body is enough for nginx's 413)."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.putrequest(method, path, skip_accept_encoding=True)
+        for name, value in headers.items():
+            connection.putheader(name, value)
+        connection.endheaders()
+        response = connection.getresponse()
+        return response.status, json.loads(response.read()), response.getheader("Content-Type")
+    finally:
+        connection.close()
+
+
+@needs_nginx
+def test_every_error_of_the_front_is_the_services_json(tmp_path):
+    """Real nginx with every replica down: the front's own errors are JSON {code, type, message}."""
+    base = free_block(30)
+    prefix = tmp_path / "nginx"
+    prefix.mkdir()
+    front.write_config(_state(tmp_path, (False, False), base_port=base, front_port=base + 25, gallery_replica=1),
+                       prefix)
+    front.start(prefix)
+    key = {"Authorization": "Bearer the-one-key"}
+    try:
+        cases = [
+            ("GET", "/ping", {}, 401, "InvalidKeyException"),
+            ("GET", "/ping", {"Authorization": "Bearer wrong"}, 401, "InvalidKeyException"),
+            ("POST", "/predictions/face-verify", {"Authorization": "the-one-key"}, 401, "InvalidKeyException"),
+            ("POST", "/predictions/face-gallery", {}, 401, "InvalidKeyException"),
+            ("GET", "/models", key, 404, "ResourceNotFoundException"),
+            ("GET", "/nothing/here", {}, 401, "InvalidKeyException"),  # the key first, on every route
+            ("TRACE", "/ping", key, 405, "MethodNotAllowedException"),
+            ("POST", "/predictions/face-verify", {**key, "Content-Length": str(40 * 2**20)}, 413,
+             "RequestEntityTooLargeException"),
+            ("POST", "/predictions/face-gallery", {**key, "Content-Length": str(40 * 2**20)}, 413,
+             "RequestEntityTooLargeException"),
+            ("GET", "/ping", key, 502, "ServiceUnavailableException"),  # no replica up
+            ("POST", "/predictions/face-gallery", {**key, "Content-Length": "0"}, 502, "ServiceUnavailableException"),
+        ]
+        for method, path, headers, status, kind in cases:
+            got, body, content_type = _ask(base + 25, method, path, headers)
+            assert (got, body["code"], body["type"]) == (status, status, kind), (method, path, headers, body)
+            assert set(body) == {"code", "type", "message"} and body["message"], body
+            assert content_type == "application/json", (method, path, content_type)
+    finally:
+        front.stop(prefix)
