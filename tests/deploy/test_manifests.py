@@ -80,14 +80,74 @@ def test_front_reads_the_key_from_the_secret_and_carries_the_template():
     assert config_map["data"]["default.conf.template"] == (DEPLOY / "nginx" / "default.conf.template").read_text()
 
 
-def test_only_the_front_may_reach_the_replicas():
-    """The replicas check no token in a cluster (deploy/config.properties): a NetworkPolicy
-    admits the front alone."""
-    (policy,) = of_kind("NetworkPolicy")
-    replica_labels = _replica_deployment()["spec"]["template"]["metadata"]["labels"]
-    assert policy["spec"]["podSelector"]["matchLabels"] == replica_labels
-    (rule,) = policy["spec"]["ingress"]
-    assert rule["from"][0]["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "front"
+def _gallery_statefulset() -> dict:
+    return next(d for d in of_kind("StatefulSet") if d["metadata"]["name"] == "face-verify-gallery")
+
+
+def test_only_the_front_may_reach_the_replicas_and_the_gallery():
+    """The TorchServe pods check no token in a cluster (deploy/config.properties): for each, a
+    NetworkPolicy admits the front alone."""
+    policies = {tuple(sorted(p["spec"]["podSelector"]["matchLabels"].items())): p for p in of_kind("NetworkPolicy")}
+    for workload in (_replica_deployment(), _gallery_statefulset()):
+        labels = workload["spec"]["template"]["metadata"]["labels"]
+        policy = policies[tuple(sorted(labels.items()))]
+        (rule,) = policy["spec"]["ingress"]
+        assert rule["from"][0]["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "front"
+        assert rule["ports"] == [{"protocol": "TCP", "port": 8080}]
+
+
+def _models(args: list[str]) -> set[str]:
+    return {entry.split("=", 1)[0] for entry in args[args.index("--models") + 1:]}
+
+
+def test_face_gallery_runs_in_one_pod_with_the_gallery_volume():
+    """The embedded store admits one process: one gallery pod loads face-gallery, its folder on a
+    persistent volume, and the scaled replicas do not load it."""
+    gallery = _gallery_statefulset()
+    assert gallery["spec"]["replicas"] == 1
+    pod = gallery["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert _models(container["args"]) == {"face-gallery"}
+    root = {e["name"]: e["value"] for e in container["env"]}["FACE_GALLERY_ROOT"]
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    (claim,) = gallery["spec"]["volumeClaimTemplates"]
+    assert mounts[root] == claim["metadata"]["name"]
+    assert pod["securityContext"]["fsGroup"] == pod["securityContext"]["runAsUser"]
+    replica = _replica_deployment()["spec"]["template"]["spec"]["containers"][0]
+    assert _models(replica["args"]) == {"face-verify", "face-embed"}
+    # the front sends gallery calls to the gallery pod's Service, the rest to the replicas'
+    front = next(d for d in of_kind("Deployment") if d["metadata"]["name"] == "face-verify-front")
+    env = {e["name"]: e.get("value") for e in front["spec"]["template"]["spec"]["containers"][0]["env"]}
+    services = {s["metadata"]["name"]: s for s in of_kind("Service")}
+    gallery_service = services[env["GALLERY_HOST"].split(".")[0]]
+    assert gallery_service["spec"]["selector"] == gallery["spec"]["template"]["metadata"]["labels"]
+    assert services[env["REPLICAS_HOST"].split(".")[0]]["spec"]["selector"] == \
+        _replica_deployment()["spec"]["template"]["metadata"]["labels"]
+    template = (DEPLOY / "nginx" / "default.conf.template").read_text()
+    location = re.search(r"location /predictions/face-gallery {(.*?)\n    }", template, re.S).group(1)
+    assert "proxy_pass http://gallery;" in location
+    assert re.search(r"upstream gallery {[^}]*server \$\{GALLERY_HOST\}:8080", template)
+
+
+@pytest.mark.skipif(shutil.which("nginx") is None and not Path("/usr/sbin/nginx").exists(), reason="nginx is missing")
+def test_front_template_passes_nginx(tmp_path):
+    """The cluster's front, its variables filled in as the image's entrypoint does, accepted by
+    nginx -t (`resolve` on an upstream server needs nginx >= 1.27.3: dropped for an older one)."""
+    text = (DEPLOY / "nginx" / "default.conf.template").read_text()
+    for name, value in (("SERVICE_KEY", "k"), ("REPLICAS_HOST", "127.0.0.1"), ("GALLERY_HOST", "127.0.0.1"),
+                        ("RESOLVER", "127.0.0.1")):
+        text = text.replace("${" + name + "}", value)
+    assert "${" not in text
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    version = subprocess.run([nginx, "-v"], capture_output=True, text=True).stderr
+    if tuple(int(part) for part in re.search(r"nginx/(\d+)\.(\d+)\.(\d+)", version).groups()) < (1, 27, 3):
+        text = text.replace(" resolve ", " ")
+    (tmp_path / "default.conf").write_text(text)
+    (tmp_path / "nginx.conf").write_text(f"pid {tmp_path}/nginx.pid;\nevents {{}}\nhttp {{\n"
+                                         f"include {tmp_path}/default.conf;\n}}\n")
+    result = subprocess.run([nginx, "-t", "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf"),
+                             "-e", str(tmp_path / "error.log")], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
 
 
 def test_front_template_keeps_the_local_fronts_rules(tmp_path):
@@ -99,14 +159,22 @@ def test_front_template_keeps_the_local_fronts_rules(tmp_path):
     replica = new_replica(tmp_path, 8100, 1)
     replica.health = "healthy"
     state = ServiceState(front=Front(listen="127.0.0.1:8080", url="http://127.0.0.1:8080", config="", access_log=""),
-                         supervisor=SupervisorInfo(log=""), key_file="", service_key="k", replicas=[replica])
+                         supervisor=SupervisorInfo(log=""), key_file="", service_key="k", replicas=[replica],
+                         gallery_replica=1)
     local = front.render(state, tmp_path)
     cluster = (DEPLOY / "nginx" / "default.conf.template").read_text()
     for rule in ("proxy_next_upstream error timeout http_502 http_503 non_idempotent;",
-                 "proxy_next_upstream_tries 2;", "max_fails=1 fail_timeout=10s",
-                 '"code": 400, "type": "InvalidKeyException"', "client_max_body_size 32m;"):
+                 "proxy_next_upstream_tries 2;", "max_fails=1 fail_timeout=10s", "client_max_body_size 32m;",
+                 "location = /ping {", "location /predictions/ {", "location /predictions/face-gallery {",
+                 "proxy_pass http://gallery;", "proxy_next_upstream off;"):
         assert rule in local, rule
         assert rule in cluster, rule
+    # the same error answers, word for word (the local key-adding servers after the front aside)
+    local_front = local.split("# replica 1: adds its own")[0]
+    error_pages = re.findall(r"^\s*(error_page .*|return \d+ '.*)$", local_front, re.M)
+    assert len(error_pages) >= 20
+    for line in error_pages:
+        assert line in cluster, line
 
 
 def _properties(path: Path) -> dict[str, str]:
@@ -140,14 +208,23 @@ def test_image_runs_as_a_numeric_non_root_user_with_a_ping_healthcheck():
     assert users and users[-1].split(":")[0].isdigit() and users[-1].split(":")[0] != "0"
     assert re.search(r"^HEALTHCHECK .*\n.*/ping", text, re.M)
     copied = re.findall(r"^COPY .*$", text, re.M)
-    assert any("face-verify.mar" in line and "face-embed.mar" in line for line in copied)
+    assert any("face-verify.mar" in line and "face-embed.mar" in line and "face-gallery.mar" in line
+               for line in re.findall(r"^COPY (?:.*\\\n)*.*$", text, re.M))
+    assert re.search(r"^ENV FACE_GALLERY_ROOT=/home/model-server/galleries$", text, re.M)
     assert any("config.properties" in line for line in copied)
 
 
 def test_compose_has_replicas_front_and_qdrant_on_loopback_only():
     compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
     services = compose["services"]
-    assert {"face", "front", "qdrant"} <= set(services)
+    assert {"face", "gallery", "front", "qdrant"} <= set(services)
+    assert _models(services["face"]["command"]) == {"face-verify", "face-embed"}
+    assert _models(services["gallery"]["command"]) == {"face-gallery"} and "ports" not in services["gallery"]
+    assert "replicas" not in services["gallery"].get("deploy", {})  # one process owns the store
+    root = services["gallery"]["environment"]["FACE_GALLERY_ROOT"]
+    volume, mount = services["gallery"]["volumes"][0].split(":")[:2]
+    assert mount == root and volume in compose["volumes"]
+    assert services["front"]["environment"]["GALLERY_HOST"] == "gallery"
     assert services["face"]["deploy"]["replicas"] >= 2 and "ports" not in services["face"]
     for name in ("front", "qdrant"):
         assert all(port.startswith("127.0.0.1:") for port in services[name]["ports"]), name
