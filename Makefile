@@ -118,6 +118,8 @@ dvc-dag: install
 
 # The web page (Gradio) on http://127.0.0.1:7860 against the running server (started if
 # needed). UI_ARGS: e.g. "--port 7861"; "--host 0.0.0.0" only with FACE_UI_PASSWORD set.
+# LAN=1: on the local network for a phone, over HTTPS with a login (docs/web.md); CERT= KEY=:
+# your own certificate (default: a self-signed one, made once and kept).
 ui: serve
 	DATA_DIR=$(DATA_DIR) $(PYTHON) -m ui $(if $(filter 1,$(LAN)),--lan $(if $(CERT),--cert "$(CERT)") $(if $(KEY),--key "$(KEY)")) $(UI_ARGS)
 
@@ -125,8 +127,6 @@ ui: serve
 # loadtest: 4 and 8 clients x 60 s of verify(1 + 15), then workers killed under load (the
 # fault phase; `faulttest` runs it alone) -> reports/load.json. LOAD_ARGS: e.g.
 # "--concurrency 2 --duration 10 --no-fault". With REPLICAS=N (N > 1) the load goes through
-# LAN=1: on the local network for a phone, over HTTPS with a login (docs/web.md); CERT= KEY=:
-# your own certificate (default: a self-signed one, made once and kept).
 # nginx and the fault phase is a replica killed under load (bench/failover.py; FAILOVER_ARGS)
 # -> reports/load_replicas.json. bench: end-to-end latency vs OpenCV's YuNet + SFace
 # in process and vs the handler's stages, embedding throughput, every engine and lever, their
