@@ -35,7 +35,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import requests
 from pydantic import BaseModel, ValidationError
@@ -182,10 +182,11 @@ class FaceClient:
         self.threshold = None if threshold is None else float(_format_threshold(threshold))
         self.threshold_source = "argument" if threshold is not None else "server"
         if threshold is None:
-            path = find_threshold_file(threshold_file)
-            if path is not None:
-                self.calibration = read_threshold_file(path)
-                self.threshold, self.threshold_source = float(self.calibration["threshold"]), str(path)
+            threshold_path = find_threshold_file(threshold_file)
+            if threshold_path is not None:
+                self.calibration = read_threshold_file(threshold_path)
+                self.threshold = float(self.calibration["threshold"])
+                self.threshold_source = str(threshold_path)
 
     # ------------------------------------------------------------------ public API
 
@@ -197,19 +198,20 @@ class FaceClient:
         used has `error` set (its message names the file) and no verdict. `threshold`
         overrides the client's default (see the module docstring). `progress(done, total)`
         is called after each request."""
-        tests = [tests] if is_single_photo(tests) else list(tests)
-        if len(tests) == 0:
+        # cast: what is_single_photo says is not one photo is an iterable of photos
+        photos = [tests] if is_single_photo(tests) else list(cast(Iterable[PhotoLike], tests))
+        if len(photos) == 0:
             raise PhotoInputError("give at least one test photo", code="no_tests")
         threshold = self.threshold if threshold is None else threshold
         reference_name = label(reference, "reference")
         ref_part = photo_part("reference", reference, self.encoding)
         extra = [] if threshold is None else [("threshold", _format_threshold(threshold))]
         # A reference over the limit by itself: sent anyway, the server's 413 says so.
-        budget = self.max_request_bytes - len(ref_part[1]) - 4 * PART_OVERHEAD_BYTES
-        budget = budget if budget > 0 else None
+        room = self.max_request_bytes - len(ref_part[1]) - 4 * PART_OVERHEAD_BYTES
+        budget = room if room > 0 else None
         results: list[dict] = []
         first: VerificationResult | None = None
-        for chunk in chunks(tests, self.encoding, self.max_tests_per_request, budget):
+        for chunk in chunks(photos, self.encoding, self.max_tests_per_request, budget):
             if chunk[0].part is None:
                 results.append(_too_large(chunk[0], self.max_request_bytes))
             else:
@@ -218,7 +220,7 @@ class FaceClient:
                 for item, result in zip(chunk, answer.results, strict=False):
                     results.append(_renamed(result.model_dump(mode="json"), item))
             if progress is not None:
-                progress(len(results), len(tests))
+                progress(len(results), len(photos))
         if first is None:  # every photo was too large to send: nothing to compare with
             raise PhotoInputError(results[0]["error"]["message"], code="request_too_large")
         merged = VerificationResult.model_validate(first.model_dump(mode="json") | {"results": results})
@@ -230,7 +232,7 @@ class FaceClient:
         """One request; split further when the server takes fewer photos than assumed."""
         fields: list[tuple[str, Any]] = [("reference", ref_part)]
         for number, item in enumerate(chunk, start=1):
-            filename, data, content_type = item.part
+            filename, data, content_type = _sent_part(item)
             fields.append((f"test_{number}", (f"test_{number}{Path(filename).suffix}", data, content_type)))
         try:
             result = self._post_multipart(self.verify_model, fields + extra, VerificationResult)
@@ -291,8 +293,8 @@ class FaceClient:
 
     def _embed_chunk(self, chunk: list[Item]) -> EmbeddingBatch:
         """One request; split further when the server takes fewer photos than assumed."""
-        fields = [(f"image_{n}", (f"image_{n}{Path(item.part[0]).suffix}", item.part[1], item.part[2]))
-                  for n, item in enumerate(chunk, start=1)]
+        fields = [(f"image_{n}", (f"image_{n}{Path(filename).suffix}", data, content_type))
+                  for n, (filename, data, content_type) in enumerate(map(_sent_part, chunk), start=1)]
         try:
             result = self._post_multipart(self.embed_model, fields, EmbeddingBatch)
         except BadInputError as exc:
@@ -351,7 +353,7 @@ class FaceClient:
     def _request(self, method: str, path: str, *, data: bytes | None = None,
                  headers: dict[str, str] | None = None) -> requests.Response:
         url = self.base_url + path
-        reread_key = self._key_file is not None
+        key_file_to_reread = self._key_file  # once, after the first refused token
         attempt = 0
         while True:
             try:
@@ -378,10 +380,11 @@ class FaceClient:
             except requests.exceptions.RequestException as exc:
                 raise FaceClientError(f"{method} {url} failed: {exc}", url=url) from exc
             else:
-                if _is_auth_failure(response) and reread_key:
-                    reread_key = False  # the server may have restarted with new keys
+                if _is_auth_failure(response) and key_file_to_reread is not None:
+                    # the server may have restarted with new keys
+                    key_file, key_file_to_reread = key_file_to_reread, None
                     try:
-                        fresh = read_key_file(self._key_file)
+                        fresh = read_key_file(key_file)
                     except AuthenticationError:
                         fresh = None
                     if fresh and fresh != self._token:
@@ -427,6 +430,13 @@ def _renamed(result: dict, item: Item, prefix: str = "test") -> dict:
     if result.get("error"):
         result["error"] = {**result["error"], "message": name_photo(result["error"]["message"], field, item.label)}
     return result
+
+
+def _sent_part(item: Item) -> tuple[str, bytes, str]:
+    """(filename, data, content type) of a photo in a request. chunks() gives a photo too large
+    to send in a chunk of its own, answered without a request, so every item sent has its part."""
+    assert item.part is not None, f"{item.label} is too large to send"
+    return item.part
 
 
 def _too_large(item: Item, limit: int) -> dict:
@@ -503,26 +513,30 @@ def _error_from_response(response: requests.Response, url: str, token_source: st
     status = response.status_code
     body = _json_body(response)
     text = response.text[:2000]
+    code: str | None
     if body and "error" in body:  # the service's own errors: {"error": code, "message": ...}
         code, message = str(body["error"]), str(body.get("message") or body["error"])
     elif body and "message" in body:  # TorchServe's: {"code": 503, "type": ..., "message": ...}
         code, message = (str(body["type"]) if body.get("type") else None), str(body["message"])
     else:
         code, message = None, (text.strip()[:300] or response.reason or f"HTTP {status}")
-    kwargs = {"status": status, "code": code, "url": url, "body": text}
+
+    def error(kind: type[FaceClientError], full_message: str) -> FaceClientError:
+        return kind(full_message, status=status, code=code, url=url, body=text)
+
     if _is_auth_failure(response):
         hint = ("no token was sent: pass one (token=... / --token), set FACE_VERIFY_TOKEN, or run "
                 "from the folder holding TorchServe's key_file.json" if token_source == "none" else
                 f"the token (from {token_source}) was refused: it is wrong or expired "
                 "(TorchServe writes new keys to key_file.json at every start)")
-        return AuthenticationError(f"authentication failed: {message}; {hint}", **kwargs)
+        return error(AuthenticationError, f"authentication failed: {message}; {hint}")
     if status in (502, 503, 504) and not _is_handler_failure(response):
-        return ServerUnavailableError(f"the server is unavailable: {message}", **kwargs)
+        return error(ServerUnavailableError, f"the server is unavailable: {message}")
     if 400 <= status < 500:
-        return BadInputError(message, **kwargs)
+        return error(BadInputError, message)
     if status >= 500:
-        return ServerError(f"the server failed: {message}", **kwargs)
-    return FaceClientError(f"unexpected HTTP {status}: {message}", **kwargs)
+        return error(ServerError, f"the server failed: {message}")
+    return error(FaceClientError, f"unexpected HTTP {status}: {message}")
 
 
 def _first_problem(exc: ValidationError) -> str:

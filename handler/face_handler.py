@@ -86,10 +86,10 @@ class FaceHandler(BaseHandler):
             metrics.add_time("HandlerTime", round((time.perf_counter() - start) * 1000, 2), None, "ms")
         return output
 
-    def preprocess(self, data: list) -> list:
+    def preprocess(self, data: list) -> list[dict | RequestError]:
         """Per request: a RequestError, or {"threshold", "photos": [{"name", "faces"}]}
         with the aligned faces of each photo (verify: reference first, its largest face)."""
-        items = []
+        items: list[dict | RequestError] = []
         for request in data:
             try:
                 items.append(self._prepare(request))
@@ -105,13 +105,13 @@ class FaceHandler(BaseHandler):
             if parsed.many:  # each photo answered on its own, like verify's test photos
                 return {"threshold": None, "many": True, "photos": [self._test_faces(p) for p in parsed.photos]}
             return {"threshold": None, "many": False, "photos": [self._faces(parsed.photos[0])]}
-        parsed = parse_verify(request, self.settings.max_tests)
-        reference = self._faces(parsed.reference, max_faces=1)
+        verify = parse_verify(request, self.settings.max_tests)
+        reference = self._faces(verify.reference, max_faces=1)
         if not reference["faces"]:
             raise RequestError("no_face_in_reference", "reference: no face found in the photo")
         # The served threshold (4 decimals, from the weights) is used and echoed: what the caller reads decides.
-        threshold = self.threshold if parsed.threshold is None else parsed.threshold
-        return {"threshold": threshold, "photos": [reference] + [self._test_faces(p) for p in parsed.tests]}
+        threshold = self.threshold if verify.threshold is None else verify.threshold
+        return {"threshold": threshold, "photos": [reference] + [self._test_faces(p) for p in verify.tests]}
 
     def _test_faces(self, photo: Photo) -> dict:
         """A test photo that cannot be used is answered in its own result; the others stand."""

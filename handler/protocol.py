@@ -155,8 +155,9 @@ class VerifyRequest:
     threshold: float | None  # None: the checkpoint's calibrated threshold
 
 
-def split_body(request: dict) -> tuple[str, object]:
-    """('json', dict) for a JSON object, ('raw', bytes) for a bare body, else ('form', dict)."""
+def split_body(request: dict) -> tuple[str, dict | bytes]:
+    """('json', dict) for a JSON object, ('raw', bytes) for a bare body, else ('form', dict):
+    the payload is bytes exactly when the kind is 'raw' (callers narrow on the payload)."""
     if not isinstance(request, dict):
         raise RequestError("malformed_json", "the request could not be read")
     if len(request) == 1 and next(iter(request)) in RAW_KEYS:
@@ -185,7 +186,7 @@ def parse_json_bytes(raw: bytes) -> dict:
 
 def parse_verify(request: dict, max_tests: int) -> VerifyRequest:
     kind, payload = split_body(request)
-    if kind == "raw":
+    if isinstance(payload, bytes):
         payload, kind = parse_json_bytes(payload), "json"
     if kind == "json":
         return _verify_from_json(payload, max_tests)
@@ -253,9 +254,9 @@ def parse_embed(request: dict, max_photos: int) -> EmbedRequest:
     """One photo (multipart field 'image', a bare body, or JSON {"image": base64}), or many
     (fields image_1 ... image_N, or JSON {"images": [base64, ...]}), at most `max_photos`."""
     kind, payload = split_body(request)
-    if kind == "raw" and payload.lstrip()[:1] == b"{":
+    if isinstance(payload, bytes) and payload.lstrip()[:1] == b"{":
         payload, kind = parse_json_bytes(payload), "json"
-    if kind == "raw":
+    if isinstance(payload, bytes):
         if not payload:  # an empty POST: no photo at all, not an empty one
             raise RequestError("missing_image", "no photo: send it as the form field 'image', "
                                "the raw body, or JSON {\"image\": base64}")
