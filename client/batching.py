@@ -38,20 +38,20 @@ def chunks(tests: Sequence[PhotoLike], encoding: str, max_tests: int,
     """Consecutive chunks of at most `max_tests` photos whose parts fit in `budget` bytes
     (None: no byte bound). A photo too large to fit even alone comes as an Item with
     `part=None`, in its own chunk. A photo without a name is called `what[i]`."""
-    budget = float("inf") if budget is None else budget
+    byte_limit = float("inf") if budget is None else budget
     chunk: list[Item] = []
     size = 0
     for index, photo in enumerate(tests):
         name = label(photo, f"{what}[{index}]")
         part = photo_part("test", photo, encoding)
         cost = len(part[1]) + PART_OVERHEAD
-        if cost > budget:
+        if cost > byte_limit:
             if chunk:
                 yield chunk
             chunk, size = [], 0
             yield [Item(index, None, name)]
             continue
-        if chunk and (len(chunk) >= max_tests or size + cost > budget):
+        if chunk and (len(chunk) >= max_tests or size + cost > byte_limit):
             yield chunk
             chunk, size = [], 0
         chunk.append(Item(index, part, name))

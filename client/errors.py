@@ -29,8 +29,8 @@ class FaceClientError(Exception):
         self.body = body
 
     def __str__(self) -> str:
-        details = [f"HTTP {self.status}" if self.status is not None else None, self.code]
-        details = [d for d in details if d]
+        status = f"HTTP {self.status}" if self.status is not None else None
+        details = [detail for detail in (status, self.code) if detail]
         return f"{self.message} ({', '.join(details)})" if details else self.message
 
 

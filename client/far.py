@@ -38,9 +38,9 @@ def next_above(score: float) -> float:
         return math.nextafter(float(score), math.inf)
     value = float(score)
     if value == 0.0:
-        return struct.unpack("<f", struct.pack("<I", 1))[0]  # the smallest positive float32
+        return float(struct.unpack("<f", struct.pack("<I", 1))[0])  # the smallest positive float32
     (bits,) = struct.unpack("<I", struct.pack("<f", value))
-    return struct.unpack("<f", struct.pack("<I", bits + 1 if value > 0 else bits - 1))[0]
+    return float(struct.unpack("<f", struct.pack("<I", bits + 1 if value > 0 else bits - 1))[0])
 
 
 def rounded_up(threshold: float, decimals: int = DECIMALS) -> float:

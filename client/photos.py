@@ -15,12 +15,12 @@ from __future__ import annotations
 import io
 import os
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 from .errors import PhotoInputError
 
 # Anything the client accepts as a photo (PIL / numpy objects are duck-typed).
-PhotoLike = Union[str, os.PathLike, bytes, bytearray, memoryview, Any]
+PhotoLike = str | os.PathLike | bytes | bytearray | memoryview | Any
 
 PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}  # photos in a folder
 ENCODINGS = ("jpeg", "png")

@@ -42,7 +42,8 @@ def read_threshold_file(path: str | os.PathLike) -> dict:
     except ValueError as exc:
         raise CalibrationFileError(f"{path} is not JSON: {exc}", code="threshold_file_invalid") from exc
     value = data.get("threshold") if isinstance(data, dict) else None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not -1.0 <= value <= 1.0:
+    if (not isinstance(data, dict) or isinstance(value, bool) or not isinstance(value, (int, float))
+            or not -1.0 <= value <= 1.0):
         raise CalibrationFileError(f"{path} has no threshold in [-1, 1]", code="threshold_file_invalid")
     return data
 

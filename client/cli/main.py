@@ -50,8 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(glue_token(sys.argv[1:] if argv is None else list(argv)))
+    command: Callable[[argparse.Namespace], int] = args.func  # set by each sub-command's parser
     try:
-        return args.func(args)
+        return command(args)
     except FaceClientError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exit_code(exc)

@@ -46,7 +46,7 @@ def format_table(result: VerificationResult, reference: str, files: list[str],
     lines += ["", f"matched {len(result.matches)} of {len(result.results)} test photos"]
     if result.errors:
         lines.append(f"{len(result.errors)} could not be used:")
-        lines += [f"  {item.error.message} ({item.error.code})" for item in result.errors]
+        lines += [f"  {item.error.message} ({item.error.code})" for item in result.errors if item.error]
     return "\n".join(lines)
 
 

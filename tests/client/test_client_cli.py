@@ -47,7 +47,8 @@ def test_a_folder_of_tests_is_expanded(stub, photos, capsys):
     (400, {"error": "not_an_image", "message": "test_1 is not a photo"}, 5, "test_1 is not a photo"),
     (400, {"code": 400, "type": "InvalidKeyException", "message": "Token Authorization failed."}, 4,
      "authentication failed"),
-    (500, {"code": 500, "type": "InternalServerException", "message": "Internal Server Error"}, 1, "Internal Server Error"),
+    (500, {"code": 500, "type": "InternalServerException", "message": "Internal Server Error"}, 1,
+     "Internal Server Error"),
 ])
 def test_errors_exit_non_zero_with_the_message(stub, photos, capsys, status, body, code, text):
     ref, a, _ = photos

@@ -88,7 +88,8 @@ def test_embed_many_answers_each_photo_in_order_across_requests(server, astronau
     notes.write_text("this is not a photo at all")
     with FaceClient(server.base_url, token=server.token, timeout=120, max_tests_per_request=2) as small:
         done = []
-        batch = small.embed_many([astronaut, chelsea, notes, astronaut, chelsea], progress=lambda d, t: done.append((d, t)))
+        batch = small.embed_many([astronaut, chelsea, notes, astronaut, chelsea],
+                                 progress=lambda d, t: done.append((d, t)))
         alone = small.embed(astronaut)
     assert done == [(2, 5), (4, 5), (5, 5)]
     assert [p.name for p in batch.photos] == [f"image_{i}" for i in range(1, 6)]
@@ -96,8 +97,8 @@ def test_embed_many_answers_each_photo_in_order_across_requests(server, astronau
     assert batch.photos[2].error.code == "not_an_image" and batch.photos[2].error.message.startswith(f"{notes}: ")
     assert [p.ok for p in batch.photos] == [True, True, False, True, True]
     assert batch.result(3).faces[0].box == alone.faces[0].box and batch.result(3).threshold == alone.threshold
-    assert math.isclose(sum(a * b for a, b in zip(batch.photos[0].faces[0].embedding, alone.faces[0].embedding, strict=False)),
-                        1.0, abs_tol=1e-4)
+    pairs = zip(batch.photos[0].faces[0].embedding, alone.faces[0].embedding, strict=False)
+    assert math.isclose(sum(a * b for a, b in pairs), 1.0, abs_tol=1e-4)
 
 
 def test_a_bad_test_photo_is_its_own_error_naming_the_file(client, astronaut, tmp_path):

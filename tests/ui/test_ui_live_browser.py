@@ -2,8 +2,9 @@
 a Y4M file built from scikit-image's astronaut and cameraman moving over a cluttered
 background (bench/clips.py). Both are enrolled through the page first; the names shown
 are sampled while the stream runs and must name both people on at least 95% of the
-samples (after the first full one), and the page must write no file while it streams. Saves a screenshot (live.png) and the page's own
-figures (live.json) under runs/ui/, or, with FACE_UI_REFRESH=1, the committed reports/ui/."""
+samples (after the first full one), and the page must write no file while it streams. Saves a
+screenshot (live.png) and the page's own figures (live.json) under runs/ui/, or, with
+FACE_UI_REFRESH=1, the committed reports/ui/."""
 from __future__ import annotations
 
 import json
