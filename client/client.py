@@ -284,7 +284,8 @@ class FaceClient:
             else:
                 answer = self._embed_chunk(chunk)
                 first = first or answer
-                answers += [_renamed(photo.model_dump(mode="json"), item, "image") for item, photo in zip(chunk, answer.photos, strict=False)]
+                answers += [_renamed(photo.model_dump(mode="json"), item, "image")
+                            for item, photo in zip(chunk, answer.photos, strict=False)]
             if progress is not None:
                 progress(len(answers), len(photos))
         if first is None:
@@ -337,6 +338,18 @@ class FaceClient:
     def build_multipart(self, fields: list[tuple[str, Any]], boundary: str | None = None) -> tuple[bytes, str]:
         """(body, content type). Exposed so tests can compare bodies with a fixed boundary."""
         return encode_multipart_formdata(fields, boundary=boundary)
+
+    def post_form(self, model: str, fields: list[tuple[str, Any]], schema: type[ModelT]) -> ModelT:
+        """POST /predictions/<model> with a multipart form (text fields as str, files as
+        (filename, data, content type)); the answer parsed as `schema`, errors raised as the
+        hierarchy's, retried as the module docstring says."""
+        return self._post_multipart(model, fields, schema)
+
+    def post_json(self, model: str, body: dict, schema: type[ModelT]) -> ModelT:
+        """POST /predictions/<model> with a JSON object; as post_form."""
+        response = self._request("POST", f"/predictions/{model}", data=json.dumps(body).encode("utf-8"),
+                                 headers={"Content-Type": "application/json"})
+        return self._parse(response, schema)
 
     def _post_multipart(self, model: str, fields: list[tuple[str, Any]], schema: type[ModelT]) -> ModelT:
         body, content_type = self.build_multipart(fields)

@@ -13,6 +13,12 @@ TorchServe hands a worker one request at a time, so a search never sees half an 
 A gallery exists once an enrolment named it: the other actions on a name never enrolled into
 answer 404 `unknown_gallery` (a mistyped name is told, not searched as an empty gallery), except
 `default`, which is always there.
+
+Faces embedded elsewhere (face-embed's answers: video frames, the photos of a bulk enrolment,
+another gallery's points) are searched (`search`) and stored (`store`) only when they are this
+model's: embeddings of two model versions are never compared, and a foreign version stored here
+would make everyone enrolled stale. `stored` answers which photos are already kept, with their
+content's sha256, so that a bulk enrolment resumes without sending them again.
 """
 from __future__ import annotations
 
@@ -22,15 +28,21 @@ import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import cv2
+import numpy as np
+
 from client.errors import BadInputError, FaceClientError
 from client.far import false_match_rate, one_in
-from client.gallery import Gallery
+from client.gallery import Gallery, ModelMismatchError
+from client.gallery.enrolment import Embedded, check_name, keep
+from client.gallery.store import collection_for, enrolled_name, point_id
 from client.models import EmbeddingResult
 from client.photos import sniff
 from handler.gallery_protocol import DEFAULT_GALLERY, GALLERY_NAME, GalleryRequest
 from handler.protocol import Photo, RequestError
 
 EMBED_MODEL = "face-embed"
+BLANK_PHOTO = cv2.imencode(".png", np.zeros((32, 32, 3), np.uint8))[1].tobytes()  # no face: the model's head only
 
 
 def embed_label(label: str, model_name: str) -> str:
@@ -50,6 +62,7 @@ class PipelineClient:
     def __init__(self, embed_photo: Callable[[bytes, str], dict], model_name: str) -> None:
         self.embed_photo = embed_photo
         self.model_name = model_name
+        self._served: EmbeddingResult | None = None
 
     def embed(self, photo: bytes | str | Path) -> EmbeddingResult:
         if isinstance(photo, (bytes, bytearray)):
@@ -64,6 +77,13 @@ class PipelineClient:
         if answer.get("aliases"):
             answer["aliases"] = [embed_label(alias, self.model_name) for alias in answer["aliases"]]
         return EmbeddingResult.model_validate(answer)
+
+    def served(self) -> EmbeddingResult:
+        """This worker's model as its embeddings carry it (label, earlier names, thresholds),
+        from its answer for a blank photo: the same head every enrolment and search gets."""
+        if self._served is None:
+            self._served = self.embed(BLANK_PHOTO)
+        return self._served
 
     def close(self) -> None:
         """Nothing to let go: the pipeline is the worker's."""
@@ -84,7 +104,8 @@ class Galleries:
     def run(self, request: GalleryRequest) -> dict:
         """The action's answer as JSON; a client error as RequestError."""
         actions = {"identify": self.identify, "enroll": self.enroll, "remove": self.remove,
-                   "people": self.people, "count": self.count}
+                   "people": self.people, "count": self.count, "search": self.search, "store": self.store,
+                   "stored": self.stored}
         try:
             return {"gallery": request.gallery} | actions[request.action](request)
         except FaceClientError as error:  # a photo refused, bad name, model mismatch, store held elsewhere
@@ -123,14 +144,59 @@ class Galleries:
     # ------------------------------------------------------------------ actions
 
     def identify(self, request: GalleryRequest) -> dict:
-        found = self.gallery(request.gallery).identify(request.photos[0].data, request.top_k, request.threshold)
-        answer: dict = found.model_dump(mode="json")
+        found = self.gallery(request.gallery).identify(request.photos[0].data, request.top_k, request.threshold,
+                                                       false_identification_rate=request.false_identification_rate)
+        return self.with_false_match_rates(found.model_dump(mode="json"))
+
+    def search(self, request: GalleryRequest) -> dict:
+        # the served model's thresholds, not the caller's: the search decides as identify does
+        served = self.same_model(request.model)
+        answer = EmbeddingResult.model_validate(served.model_dump(mode="json") | {"faces": request.faces})
+        found = self.gallery(request.gallery).search(answer, request.top_k, request.threshold,
+                                                     false_identification_rate=request.false_identification_rate)
+        return self.with_false_match_rates(found.model_dump(mode="json"))
+
+    def with_false_match_rates(self, answer: dict) -> dict:
         for face in answer["faces"]:
             # per comparison, as calibrated; the identity threshold already allows for the gallery's size
             rate = None if face["score"] is None else false_match_rate(face["score"], self.far_thresholds)
             face["false_match_rate"] = rate
             face["false_match_odds"] = None if rate is None else one_in(rate)
         return answer
+
+    def store(self, request: GalleryRequest) -> dict:
+        """Adds faces embedded elsewhere, by the rules of any enrolment (enrolment.keep): a person
+        + photo name replaces its point, the person's other model versions are deleted."""
+        served = self.same_model(request.model)
+        people: dict[str, list[Embedded]] = {}
+        for face in request.faces:
+            people.setdefault(check_name(face["name"]), []).append(
+                Embedded(photo=face["photo"], vector=[float(v) for v in face["embedding"]], sha256=face["sha256"]))
+        gallery = self.gallery(request.gallery, create=True)
+        replaced = keep(gallery.store, served.model, people, aliases=served.aliases, replace=False)
+        return {"model": served.model, "stored": len(request.faces), "replaced": replaced}
+
+    def stored(self, request: GalleryRequest) -> dict:
+        """Whether each photo is stored in the served model's collection, and its sha256 (None:
+        not stored, or stored without one)."""
+        served, store = self.client.served(), self.gallery(request.gallery).store
+        collections = store.collections()
+        current = collection_for(enrolled_name(collections, served.model, served.aliases))
+        ids = [point_id(check_name(item["name"]), item["photo"]) for item in request.lookups]
+        found = store.stored(current, ids) if current in collections and ids else {}
+        return {"model": served.model, "photos": [
+            item | {"stored": id in found, "sha256": found[id].sha256 if id in found else None}
+            for item, id in zip(request.lookups, ids, strict=True)]}
+
+    def same_model(self, model: str | None) -> EmbeddingResult:
+        """The served model's head, if `model` (the label sent with embeddings) is it or one of
+        its earlier names; else 409 model_mismatch."""
+        served = self.client.served()
+        if model != served.model and model not in served.aliases:
+            raise ModelMismatchError(f"the embeddings are {model}'s; this gallery keeps {served.model}'s. "
+                                     "Embeddings of different versions cannot be compared: embed them with "
+                                     "the served face-embed", stale={}, current=served.model)
+        return served
 
     def enroll(self, request: GalleryRequest) -> dict:
         assert request.name is not None

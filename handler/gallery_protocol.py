@@ -6,19 +6,32 @@ One route (TorchServe gives one per model): POST /predictions/face-gallery with
   files: `image` (one) or image_1 ... image_N;
 * or a JSON object: the same keys, photos as base64 in "image" or "images": [...].
 
-    action    identify | enroll | remove | people | count
+    action    identify | enroll | remove | people | count | search | store | stored
     gallery   the gallery's name (default `default`): 1-64 of A-Z a-z 0-9 _ -
     name      the person (enroll, remove)
     add       enroll: true adds the photos to the person's earlier ones; default false replaces them
     top_k     identify: candidates per face (1-100, default 3)
     threshold identify: a cosine similarity in [-1, 1] (default: sized to the gallery)
+    false_identification_rate  identify, search: in (0, 1), what the default threshold is sized
+              for (default the gallery's, 1%)
 
 enroll takes 1 ... max_photos photos, identify exactly one, the other actions none.
+
+The actions on faces already embedded (by face-embed: video frames, a folder's photos, another
+gallery's points) take JSON only, with `model`: the label of the model that embedded them
+(face-embed's `model`), checked against the served one:
+
+    search    faces: [{"box", "confidence", "embedding"}] (face-embed's faces); top_k, threshold
+    store     faces: [{"name", "photo", "sha256", "embedding"}]: added (person + photo name
+              replaces its point; the person's other model versions are deleted)
+    stored    photos: [{"name", "photo"}]: each one's stored sha256 (null: not stored), what a
+              bulk enrolment resumes by
 """
 from __future__ import annotations
 
+import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from handler.protocol import (
     IMAGE_FIELD,
@@ -30,12 +43,18 @@ from handler.protocol import (
     split_body,
 )
 
-ACTIONS = ("identify", "enroll", "remove", "people", "count")
+ACTIONS = ("identify", "enroll", "remove", "people", "count", "search", "store", "stored")
+EMBEDDED_ACTIONS = ("search", "store", "stored")  # JSON only: embeddings are numbers, not files
 DEFAULT_GALLERY = "default"
 GALLERY_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 DEFAULT_TOP_K = 3
 MAX_TOP_K = 100
-TEXT_KEYS = ("action", "gallery", "name", "add", "top_k", "threshold")
+TEXT_KEYS = ("action", "gallery", "name", "add", "top_k", "threshold", "false_identification_rate")
+LIST_KEYS = ("faces", "photos")  # JSON lists of the actions on embedded faces
+MAX_ITEMS = 1000  # faces searched / stored, photos looked up per request: the store's own write batch
+MAX_DIMENSION = 4096
+MAX_PHOTO_NAME = 255
+SHA256 = re.compile(r"[0-9a-f]{64}")
 TRUE, FALSE = ("true", "1", "yes"), ("false", "0", "no", "")
 
 
@@ -48,6 +67,10 @@ class GalleryRequest:
     add: bool = False
     top_k: int = DEFAULT_TOP_K
     threshold: float | None = None  # None: the gallery sizes it
+    false_identification_rate: float | None = None  # None: the gallery's own
+    model: str | None = None  # search, store: the label of the model that made the embeddings
+    faces: list[dict] = field(default_factory=list)  # search, store: checked in shape (parse_gallery)
+    lookups: list[dict] = field(default_factory=list)  # stored: {"name", "photo"}
 
 
 def parse_gallery(request: dict, max_photos: int) -> GalleryRequest:
@@ -66,6 +89,8 @@ def parse_gallery(request: dict, max_photos: int) -> GalleryRequest:
     action = text.get("action")
     if action not in ACTIONS:
         raise RequestError("invalid_action", f"action: {str(action)[:40]!r} is not one of {', '.join(ACTIONS)}")
+    if action in EMBEDDED_ACTIONS and kind != "json":
+        raise RequestError("malformed_json", f"{action}: send a JSON object (embeddings are lists of numbers)")
     gallery = text.get("gallery")
     gallery = DEFAULT_GALLERY if gallery is None else gallery
     if not isinstance(gallery, str) or not GALLERY_NAME.fullmatch(gallery):
@@ -77,9 +102,77 @@ def parse_gallery(request: dict, max_photos: int) -> GalleryRequest:
     if name is not None and not isinstance(name, str):
         raise RequestError("bad_name", "name: a person's name is a string")
     _check_photos(action, photos, max_photos)
+    model, faces, lookups = _embedded(action, payload if kind == "json" else {})
+    rate = _rate(action, text.get("false_identification_rate"))
     return GalleryRequest(action, gallery, photos, name=name if isinstance(name, str) else None,
                           add=_flag(text.get("add")), top_k=_top_k(text.get("top_k")),
-                          threshold=parse_threshold(text.get("threshold")))
+                          threshold=parse_threshold(text.get("threshold")), model=model, faces=faces,
+                          lookups=lookups, false_identification_rate=rate)
+
+
+def _embedded(action: str, body: dict) -> tuple[str | None, list[dict], list[dict]]:
+    """search / store: (model, faces); stored: the photos looked up. Checked in shape and size
+    here; the model and the vectors' dimension against the gallery by the action."""
+    if action not in EMBEDDED_ACTIONS:
+        unexpected = sorted(key for key in ("model", *LIST_KEYS) if key in body)
+        if unexpected:
+            raise RequestError("unknown_field", f"{action} takes no {', '.join(unexpected)}")
+        return None, [], []
+    key = "photos" if action == "stored" else "faces"
+    if "photos" in body and key != "photos" or "faces" in body and key != "faces":
+        raise RequestError("unknown_field", f"{action} takes `{key}`, not {'faces' if key == 'photos' else 'photos'}")
+    items = body.get(key)
+    if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+        raise RequestError("malformed_json", f"{action}: `{key}` must be a list of objects")
+    if len(items) > MAX_ITEMS:
+        raise RequestError("too_many_photos", f"{key}: {len(items)} items; at most {MAX_ITEMS} per request")
+    if action == "stored":
+        return None, [], [{"name": _name_of(item, i), "photo": _photo_name(item, i)} for i, item in enumerate(items)]
+    model = body.get("model")
+    if not isinstance(model, str) or not model or len(model) > 200:
+        raise RequestError("missing_model", f"{action}: `model`, the label of the model that made the "
+                           "embeddings (face-embed's `model`), is missing")
+    faces = [_face(action, item, i) for i, item in enumerate(items)]
+    if len({len(face["embedding"]) for face in faces}) > 1:
+        raise RequestError("bad_embedding", f"{key}: the embeddings differ in length")
+    return model, faces, []
+
+
+def _face(action: str, item: dict, index: int) -> dict:
+    where = f"faces[{index}]"
+    vector = item.get("embedding")
+    if (not isinstance(vector, list) or not 1 <= len(vector) <= MAX_DIMENSION
+            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in vector)):
+        raise RequestError("bad_embedding", f"{where}.embedding: a list of 1 ... {MAX_DIMENSION} finite numbers")
+    norm = math.sqrt(sum(float(v) * float(v) for v in vector))
+    if abs(norm - 1.0) > 0.01:  # face-embed's embeddings are L2-normalised; anything else is not one
+        raise RequestError("bad_embedding", f"{where}.embedding: not L2-normalised (norm {norm:.3f})")
+    if action == "search":
+        box, confidence = item.get("box"), item.get("confidence", 0.0)
+        if (not isinstance(box, list) or len(box) != 4
+                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in box)):
+            raise RequestError("bad_box", f"{where}.box: [x, y, width, height]")
+        if not isinstance(confidence, (int, float)) or isinstance(confidence, bool):
+            raise RequestError("bad_box", f"{where}.confidence: a number")
+        return {"box": [float(v) for v in box], "confidence": float(confidence), "embedding": vector}
+    sha256 = item.get("sha256")
+    if sha256 is not None and not (isinstance(sha256, str) and SHA256.fullmatch(sha256)):
+        raise RequestError("bad_sha256", f"{where}.sha256: 64 lower-case hex digits, or null")
+    return {"name": _name_of(item, index), "photo": _photo_name(item, index), "sha256": sha256, "embedding": vector}
+
+
+def _name_of(item: dict, index: int) -> str:
+    name = item.get("name")
+    if not isinstance(name, str):
+        raise RequestError("bad_name", f"[{index}].name: a person's name is a string")
+    return name  # checked as every enrolment's name is (client.gallery.enrolment.check_name)
+
+
+def _photo_name(item: dict, index: int) -> str:
+    photo = item.get("photo")
+    if not isinstance(photo, str) or not photo.strip() or len(photo) > MAX_PHOTO_NAME or "\x00" in photo:
+        raise RequestError("bad_photo_name", f"[{index}].photo: the photo's name, 1 ... {MAX_PHOTO_NAME} characters")
+    return photo
 
 
 def _from_form(fields: dict, max_photos: int) -> tuple[dict, list[Photo]]:
@@ -96,7 +189,7 @@ def _from_form(fields: dict, max_photos: int) -> tuple[dict, list[Photo]]:
 
 
 def _from_json(body: dict, max_photos: int) -> tuple[dict, list[Photo]]:
-    unknown = sorted(set(body) - set(TEXT_KEYS) - {"image", "images"})
+    unknown = sorted(set(body) - set(TEXT_KEYS) - {"image", "images", "model", *LIST_KEYS})
     if unknown or ("image" in body and "images" in body):
         raise RequestError("unknown_field", f"unknown JSON key(s) {unknown or ['image', 'images']}: expected "
                            f"{', '.join(TEXT_KEYS)} and the photo(s) as base64 in 'image' or 'images'")
@@ -146,6 +239,22 @@ def _flag(value: object) -> bool:
     if str(value).strip().lower() in FALSE:
         return False
     raise RequestError("invalid_add", f"add: {str(value)[:40]!r} is not true or false")
+
+
+def _rate(action: str, value: object) -> float | None:
+    if value is None:
+        return None
+    if action not in ("identify", "search"):
+        raise RequestError("unknown_field", f"{action} takes no false_identification_rate")
+    try:
+        if isinstance(value, bool):
+            raise ValueError
+        rate = float(str(value).strip())
+    except ValueError:
+        raise RequestError("invalid_rate", f"false_identification_rate: {str(value)[:40]!r} is not a number") from None
+    if not 0.0 < rate < 1.0:
+        raise RequestError("invalid_rate", f"false_identification_rate: {rate} is outside (0, 1)")
+    return rate
 
 
 def _top_k(value: object) -> int:

@@ -113,6 +113,12 @@ class ServedForTests(TorchServe):
     start_seconds: float | None = None
 
     @property
+    def env(self) -> dict[str, str]:
+        """TorchServe's environment, with face-gallery's galleries in the server's temp folder
+        (never the user's)."""
+        return super().env | {"FACE_GALLERY_ROOT": str(self.folder / "galleries")}
+
+    @property
     def workdir(self) -> Path:
         return self.folder
 

@@ -1,10 +1,13 @@
 """`gallery` subcommands: enroll NAME PHOTO...|FOLDER, enroll-all PEOPLE_DIR, identify PHOTO,
-list, remove NAME, export FILE, import FILE, push DEST. The store is --gallery (a folder or a
-Qdrant URL; default $FACE_GALLERY, else ~/.local/share/face-verify/gallery). Exit status as for
-the other commands; enrolment with a refused photo exits 5 after enrolling the others."""
+list, remove NAME, export FILE, import FILE, push SOURCE. The gallery is the service's (the
+served gallery `--gallery-name`, default `default`: the one the web page and video use too),
+or with --gallery a folder or Qdrant URL this process opens (offline; $FACE_GALLERY set means
+that too). Exit status as for the other commands; enrolment with a refused photo exits 5 after
+enrolling the others."""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -20,9 +23,13 @@ def add(commands, common) -> None:
     gallery = commands.add_parser("gallery", help="enrol people; identify the faces in a photo among them")
     actions = gallery.add_subparsers(dest="action", required=True)
     store = argparse.ArgumentParser(add_help=False, parents=[common])
-    store.add_argument("--gallery", default=None, metavar="FOLDER|URL",
-                       help="the gallery: a folder (embedded store) or a Qdrant server URL "
-                            "(default $FACE_GALLERY, else ~/.local/share/face-verify/gallery)")
+    where = store.add_mutually_exclusive_group()
+    where.add_argument("--gallery-name", default=None, metavar="NAME",
+                       help="the service's gallery NAME (default: `default`); the web page, video and curl "
+                            "use the same galleries at once")
+    where.add_argument("--gallery", default=None, metavar="FOLDER|URL",
+                       help="instead, a gallery this process opens: a folder (embedded store: one process at a "
+                            "time, for offline use) or a Qdrant server URL (default $FACE_GALLERY if set)")
 
     enroll = actions.add_parser("enroll", parents=[store], help="enrol a person from photos (one face each)")
     enroll.add_argument("name")
@@ -51,9 +58,10 @@ def add(commands, common) -> None:
     load = actions.add_parser("import", parents=[store], help="add a FILE written by `export` to the gallery")
     load.add_argument("file")
     load.set_defaults(func=cmd_import)
-    push = actions.add_parser("push", parents=[store], help="copy the gallery into DEST (a Qdrant server URL "
-                              "or a folder), counts checked")
-    push.add_argument("destination", metavar="DEST")
+    push = actions.add_parser("push", parents=[store], help="copy SOURCE's people (a folder or a Qdrant server "
+                              "URL) into the gallery: the service's (e.g. a folder enrolled offline), or --gallery; "
+                              "counts checked")
+    push.add_argument("source", metavar="SOURCE")
     push.add_argument("--shards", type=int, default=None, help="shard_number of collections created on a cluster")
     push.set_defaults(func=cmd_push)
 
@@ -80,10 +88,17 @@ def add(commands, common) -> None:
 
 
 def _open(args: argparse.Namespace, with_client: bool = True):
+    """The gallery the options name. The served one always needs the client (its address and
+    token); a store opened here needs it only to embed photos."""
     from ..gallery import Gallery  # needs qdrant-client; the other commands do not
+    from ..gallery.gallery import GALLERY_ENV
 
     rate = getattr(args, "false_identification_rate", DEFAULT_FALSE_IDENTIFICATION_RATE)
-    return Gallery(args.gallery, make_client(args) if with_client else None, false_identification_rate=rate)
+    local = bool(args.gallery or (os.environ.get(GALLERY_ENV) and not args.gallery_name))
+    client = make_client(args) if with_client or not local else None
+    if local:
+        return Gallery(args.gallery, client, false_identification_rate=rate, shards=getattr(args, "shards", None))
+    return Gallery(client=client, name=args.gallery_name, false_identification_rate=rate)
 
 
 def _report(enrollment) -> bool:
@@ -141,9 +156,11 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_push(args: argparse.Namespace) -> int:
-    with _open(args, with_client=False) as gallery:
-        copied = gallery.push(args.destination, shards=args.shards)
-    print(f"copied {_counts(copied)} to {args.destination}")
+    from ..gallery import Gallery
+
+    with _open(args, with_client=False) as gallery, Gallery(args.source) as source:
+        copied = source.push(gallery, shards=args.shards)
+    print(f"copied {_counts(copied)} from {args.source} to {gallery.location}")
     return 0
 
 

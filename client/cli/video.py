@@ -19,8 +19,12 @@ def add(commands, common) -> None:
     identify = actions.add_parser("identify", parents=[common], help="who appears when in a clip")
     identify.add_argument("clips", nargs="+", metavar="CLIP", help="video files (anything FFmpeg reads)")
     who = identify.add_mutually_exclusive_group()
+    who.add_argument("--gallery-name", default=None, metavar="NAME",
+                     help="name faces from the service's gallery NAME (the default, with NAME `default`: the "
+                          "gallery the CLI and the web page use)")
     who.add_argument("--gallery", default=None, metavar="FOLDER|URL",
-                     help="name faces from this gallery (default $FACE_GALLERY, else the user's gallery)")
+                     help="instead, a gallery this process opens: a folder (offline) or a Qdrant server URL "
+                          "(default $FACE_GALLERY if set)")
     who.add_argument("--reference", default=None, metavar="PHOTO",
                      help="instead: is this photo's person in the clip? (identity 'match' or null)")
     identify.add_argument("--threshold", type=float, default=None,
@@ -52,7 +56,7 @@ def cmd_identify(args) -> int:
     else:
         from ..gallery import Gallery
 
-        gallery = Gallery(args.gallery, client=client)
+        gallery = Gallery(args.gallery, client=client, name=None if args.gallery else args.gallery_name)
         identifier = identities.GalleryIdentifier(gallery)
     clips = []
     try:

@@ -1,11 +1,13 @@
 """The gallery (1:N): enrol people from photos, identify the faces in a photo among them.
 
     from client.gallery import Gallery
-    with Gallery() as gallery:
+    with Gallery() as gallery:                    # the service's gallery; Gallery(folder): offline
         gallery.enroll("Ada", ["ada1.jpg", "ada2.jpg"])
         print(gallery.identify("party.jpg").identities)   # ["Ada", None, ...]; None: unknown
 
-`gallery.py` (the Gallery), `enrolment.py` (the enrolment rules), `faces.py` (which face of
+`gallery.py` (the Gallery: one interface over two back-ends), `served.py` (the default: the
+galleries the service keeps, over HTTP), `local.py` (a store opened in this process: a folder
+for offline use, or a Qdrant server URL), `enrolment.py` (the enrolment rules), `faces.py` (which face of
 a photo is enrolled), `bulk.py` (enrolment of a folder: concurrent, resumable), `store.py`
 (the vector store's interface), `open_store.py` (a folder or a URL -> a back-end),
 `edge_store.py` (embedded: Qdrant Edge) and `edge_settings.py` (its settings),
@@ -22,10 +24,12 @@ from .edge_settings import EdgeSettings
 from .errors import GalleryError, ModelMismatchError
 from .results import Candidate, Enrollment, Identification, IdentifiedFace, Person, PersonRefusal, Refusal
 
-_LAZY = {"Gallery": ".gallery", "default_location": ".gallery", "collection_for": ".store", "Hit": ".store",
+_LAZY = {"Gallery": ".gallery", "default_location": ".gallery", "ServedGallery": ".served",
+         "LocalGallery": ".local", "collection_for": ".store", "Hit": ".store",
          "BulkSummary": ".bulk"}
 
-__all__ = ["Gallery", "default_location", "collection_for", "EdgeSettings", "GalleryError", "ModelMismatchError",
+__all__ = ["Gallery", "ServedGallery", "LocalGallery", "default_location",
+           "collection_for", "EdgeSettings", "GalleryError", "ModelMismatchError",
            "BulkSummary", "Candidate", "Enrollment", "Hit", "IdentifiedFace", "Identification", "Person",
            "PersonRefusal", "Refusal"]
 

@@ -10,14 +10,19 @@ every PEOPLE_DIR/<name>/<photo> as the person <name>, concurrent and resumable. 
   replaces its point. Points are keyed by person + file name, so no photo is stored twice.
 - Photos are added: a person's stored photos that are no longer in the folder stay (their
   embeddings of another model version are deleted, as by any enrolment).
+
+Where the embeddings go is an EnrolmentTarget: a store in this process (StoreTarget), or the
+served gallery (served.py), which looks the batch's photos up and stores their embeddings
+through the service.
 """
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from ..client import FaceClient
 from ..errors import PhotoInputError
@@ -77,15 +82,48 @@ def chunked(jobs: Sequence[Job], size: int) -> Iterator[Sequence[Job]]:
         yield jobs[start:start + size]
 
 
+class EnrolmentTarget(Protocol):
+    """Where a bulk enrolment's embeddings go."""
+
+    def stored_hashes(self, model: str, aliases: Sequence[str], photos: Sequence[tuple[str, str]]) -> dict[str, str]:
+        """The sha256 of each (person, photo name) stored for `model`, by point id (absent: not
+        stored, or stored without one)."""
+
+    def keep(self, model: str, aliases: Sequence[str], people: Mapping[str, Sequence[Embedded]]) -> None:
+        """Adds the people's embeddings by the rules of any enrolment (enrolment.keep), durably."""
+
+    def finish(self) -> None:
+        """After the last batch."""
+
+
+class StoreTarget:
+    """A store in this process: the deletions made final and the index built once, at the end."""
+
+    def __init__(self, store: GalleryStore) -> None:
+        self.store = store
+
+    def stored_hashes(self, model: str, aliases: Sequence[str], photos: Sequence[tuple[str, str]]) -> dict[str, str]:
+        current = collection_for(enrolled_name(self.store.collections(), model, aliases))
+        found = self.store.stored(current, [point_id(name, photo) for name, photo in photos])
+        return {id: face.sha256 for id, face in found.items() if face.sha256}
+
+    def keep(self, model: str, aliases: Sequence[str], people: Mapping[str, Sequence[Embedded]]) -> None:
+        keep(self.store, model, people, aliases=aliases, replace=False, wipe=False)
+
+    def finish(self) -> None:
+        self.store.optimize()  # also makes the batches' deletions final (the store's wipe)
+
+
 class BulkEnrolment:
-    def __init__(self, store: GalleryStore, client: FaceClient, *, similar_area: float, workers: int = WORKERS,
-                 batch: int = BATCH, per_request: int = PER_REQUEST) -> None:
-        """store: where the embeddings go. client: embeds the photos. similar_area: as
+    def __init__(self, target: EnrolmentTarget | GalleryStore, client: FaceClient, *, similar_area: float,
+                 workers: int = WORKERS, batch: int = BATCH, per_request: int = PER_REQUEST) -> None:
+        """target: where the embeddings go (a store: StoreTarget). client: embeds the photos. similar_area: as
         faces.enrolment_face. workers: face-embed requests in flight. batch: photos stored
         (and flushed) together. per_request: photos per face-embed request."""
         if workers < 1 or batch < 1 or per_request < 1:
             raise GalleryError("workers, batch and per_request must be >= 1", code="bad_setting")
-        self.store, self.client, self.similar_area = store, client, similar_area
+        self.target = StoreTarget(target) if isinstance(target, GalleryStore) else target
+        self.client, self.similar_area = client, similar_area
         self.workers, self.batch, self.per_request = workers, batch, per_request
         self.model: str | None = None
         self.aliases: list[str] = []  # earlier names of the served model
@@ -107,7 +145,7 @@ class BulkEnrolment:
                 done += len(batch)
                 if progress is not None:
                     progress(done, len(jobs))
-        self.store.optimize()  # also makes the batches' deletions final (the store's wipe)
+        self.target.finish()
         self.summary.model = self.model
         self.summary.seconds = time.perf_counter() - start
         return self.summary
@@ -124,9 +162,8 @@ class BulkEnrolment:
         if self.model is None:  # not one photo reached the server
             self._refuse(batch, known)
             return
-        current = collection_for(enrolled_name(self.store.collections(), self.model, self.aliases))
-        stored = self.store.stored(current, [job.id for job in batch])
-        todo = [job for job in batch if job.id not in stored or stored[job.id].sha256 != hashes[job]]
+        stored = self.target.stored_hashes(self.model, self.aliases, [(job.name, job.path.name) for job in batch])
+        todo = [job for job in batch if stored.get(job.id) != hashes[job]]
         self.summary.skipped += len(batch) - len(todo)
         requests = list(chunked([job for job in todo if job not in known], self.per_request))
         embedded = pool.map(lambda jobs: self._embed(jobs, data, hashes), requests)
@@ -140,7 +177,7 @@ class BulkEnrolment:
             found = known[job]
             if isinstance(found, Embedded):
                 people.setdefault(job.name, []).append(found)
-        keep(self.store, self.model, people, aliases=self.aliases, replace=False, wipe=False)
+        self.target.keep(self.model, self.aliases, people)
         self.summary.enrolled += sum(len(photos) for photos in people.values())
 
     def _refuse(self, jobs: Sequence[Job], known: dict[Job, Outcome]) -> None:

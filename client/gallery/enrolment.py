@@ -11,14 +11,17 @@
 """
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from ..models import EmbeddedFace
+from ..photos import PhotoLike
 from .errors import GalleryError
 from .faces import FaceChoiceError, enrolment_face
 from .results import Refusal
-from .store import Face, GalleryStore, collection_for, enrolled_name
+from .store import Face, GalleryStore, collection_for, content_hash, enrolled_name
 
 MAX_NAME = 200
 
@@ -44,6 +47,25 @@ def check_name(name: str) -> str:
     if len(name) > MAX_NAME or any(ord(ch) < 32 for ch in name):
         raise GalleryError(f"a person's name is at most {MAX_NAME} printable characters", code="bad_name")
     return name
+
+
+def photo_name(photo: PhotoLike, index: int) -> str:
+    """A path's file name; `photo_<n>` (1-based) for bytes, arrays and images."""
+    if isinstance(photo, (str, os.PathLike)):
+        return Path(photo).name
+    return f"photo_{index + 1}"
+
+
+def photo_hash(photo: PhotoLike) -> str | None:
+    """sha256 of a file's or bytes' content (what enrolment of a folder resumes by); None otherwise."""
+    if isinstance(photo, (str, os.PathLike)):
+        try:
+            return content_hash(Path(photo).read_bytes())
+        except OSError:
+            return None
+    if isinstance(photo, (bytes, bytearray)):
+        return content_hash(bytes(photo))
+    return None
 
 
 def refused(photo: str, code: str | None, reason: str) -> Refusal:

@@ -95,7 +95,7 @@ def export_file(source: GalleryStore, path: str | os.PathLike) -> dict[str, int]
     return written
 
 
-def _read(path: Path) -> tuple[dict, Iterator[dict]]:
+def read_export(path: Path) -> tuple[dict, Iterator[dict]]:
     handle = gzip.open(path, "rt", encoding="utf-8")
     try:
         header = json.loads(handle.readline())
@@ -115,7 +115,7 @@ def _read(path: Path) -> tuple[dict, Iterator[dict]]:
 
 
 def import_file(path: str | os.PathLike, destination: GalleryStore) -> dict[str, int]:
-    header, rows = _read(Path(path))
+    header, rows = read_export(Path(path))
     collections = header["collections"]
     copied = {c: 0 for c in collections}
     pending: dict[str, list[Face]] = {}

@@ -99,7 +99,8 @@ def test_cli_export_import_push(source, tmp_path, capsys):
     assert "exported 2501 embedding(s) in 2 collection(s)" in capsys.readouterr().out
     assert cli_main(["gallery", "import", str(exported), "--gallery", str(tmp_path / "imported")]) == 0
     assert "imported 2501 embedding(s)" in capsys.readouterr().out
-    assert cli_main(["gallery", "push", str(tmp_path / "pushed"), "--gallery", str(tmp_path / "imported")]) == 0
+    # push SOURCE: SOURCE's people into the gallery (here --gallery; by default the served one)
+    assert cli_main(["gallery", "push", str(tmp_path / "imported"), "--gallery", str(tmp_path / "pushed")]) == 0
     assert "copied 2501 embedding(s) in 2 collection(s)" in capsys.readouterr().out
     assert cli_main(["gallery", "list", "--json", "--gallery", str(tmp_path / "pushed")]) == 0
     people = json.loads(capsys.readouterr().out)["people"]
