@@ -103,8 +103,10 @@ class FaceHandler(BaseHandler):
         if self.mode == "embed":
             parsed = parse_embed(request, self.settings.max_photos)
             if parsed.many:  # each photo answered on its own, like verify's test photos
-                return {"threshold": None, "many": True, "photos": [self._test_faces(p) for p in parsed.photos]}
-            return {"threshold": None, "many": False, "photos": [self._faces(parsed.photos[0])]}
+                return {"threshold": None, "many": True, "photos": [self._test_faces(p) for p in parsed.photos],
+                        "embeddings": parsed.embeddings}
+            return {"threshold": None, "many": False, "photos": [self._faces(parsed.photos[0])],
+                    "embeddings": parsed.embeddings}
         verify = parse_verify(request, self.settings.max_tests)
         reference = self._faces(verify.reference, max_faces=1)
         if not reference["faces"]:
@@ -144,6 +146,11 @@ class FaceHandler(BaseHandler):
         if self.mode == "gallery":
             return [self._gallery_answer(item) if isinstance(item, dict) else item for item in items]
         photos = [p for item in items if isinstance(item, dict) for p in item["photos"]]
+        for item in items:  # boxes only: the network is not run for these faces
+            if isinstance(item, dict) and not item.get("embeddings", True):
+                for photo in item["photos"]:
+                    photo["embeddings"] = [[] for _ in photo["faces"]]
+        photos = [photo for photo in photos if "embeddings" not in photo]
         crops = [face.crop for photo in photos for face in photo["faces"]]
         embeddings = self.embedder.embed(crops)
         start = 0

@@ -38,6 +38,7 @@ ERROR_STATUS = {
     "malformed_json": 400,
     "invalid_base64": 400,
     "invalid_threshold": 400,
+    "invalid_embeddings": 400,
     "unknown_field": 400,
     # face-gallery (handler/gallery_protocol.py, handler/gallery.py)
     "invalid_action": 400,
@@ -146,6 +147,9 @@ class Photo:
 class EmbedRequest:
     photos: list[Photo]  # one, or image_1 ... image_N in number order
     many: bool  # image_N fields / JSON "images": answered photo by photo
+    # False: the faces' boxes and confidences only, each embedding [] (detection without the
+    # network: a video tracker embeds only the faces it needs to look up)
+    embeddings: bool = True
 
 
 @dataclass(frozen=True)
@@ -252,7 +256,8 @@ def _check_count(numbered: list, limit: int, name, fields: str) -> None:
 
 def parse_embed(request: dict, max_photos: int) -> EmbedRequest:
     """One photo (multipart field 'image', a bare body, or JSON {"image": base64}), or many
-    (fields image_1 ... image_N, or JSON {"images": [base64, ...]}), at most `max_photos`."""
+    (fields image_1 ... image_N, or JSON {"images": [base64, ...]}), at most `max_photos`;
+    optionally `embeddings` false (form text or JSON boolean): boxes only."""
     kind, payload = split_body(request)
     if isinstance(payload, bytes) and payload.lstrip()[:1] == b"{":
         payload, kind = parse_json_bytes(payload), "json"
@@ -264,23 +269,42 @@ def parse_embed(request: dict, max_photos: int) -> EmbedRequest:
     if kind == "json":
         return _embed_from_json(payload, max_photos)
     numbered = [(int(m.group(1)), name) for name in payload if (m := IMAGE_FIELD.fullmatch(name))]
-    unknown = sorted(set(payload) - {"image"} - {name for _, name in numbered})
+    unknown = sorted(set(payload) - {"image", "embeddings"} - {name for _, name in numbered})
     if unknown or (numbered and "image" in payload):
         raise RequestError("unknown_field", f"unknown form field(s) {unknown or ['image']}: expected 'image' "
-                           f"(one photo) or image_1 ... image_{max_photos}")
+                           f"(one photo) or image_1 ... image_{max_photos}, and optionally embeddings")
+    embeddings = parse_embeddings_flag(payload.get("embeddings"))
     if numbered:
         _check_count(numbered, max_photos, lambda n: f"image_{n}", "photos are image_1 ... image_")
-        return EmbedRequest([_test_photo(payload[name], name) for _, name in sorted(numbered)], many=True)
+        return EmbedRequest([_test_photo(payload[name], name) for _, name in sorted(numbered)], many=True,
+                            embeddings=embeddings)
     if payload.get("image") is None:
         raise RequestError("missing_image", "the form field 'image' (one photo) is missing")
-    return EmbedRequest([Photo("image", _form_bytes(payload["image"], "image"))], many=False)
+    return EmbedRequest([Photo("image", _form_bytes(payload["image"], "image"))], many=False, embeddings=embeddings)
+
+
+def parse_embeddings_flag(value: object) -> bool:
+    """The `embeddings` option: absent or true -> True; false -> boxes only."""
+    if value is None or value is True:
+        return True
+    if value is False:
+        return False
+    if isinstance(value, (bytes, bytearray, str)):
+        text = (value.decode("ascii", "replace") if isinstance(value, (bytes, bytearray)) else value).strip().lower()
+        if text in ("true", "1", "yes"):
+            return True
+        if text in ("false", "0", "no"):
+            return False
+    raise RequestError("invalid_embeddings", f"embeddings: expected true or false, not {str(value)[:40]!r}")
 
 
 def _embed_from_json(body: dict, max_photos: int) -> EmbedRequest:
-    unknown = sorted(set(body) - {"image", "images"})
-    if unknown or len(body) > 1:
-        raise RequestError("unknown_field", f"unknown JSON key(s) {unknown or sorted(body)}: expected 'image' "
-                           "(one base64 photo) or 'images' (a list of them)")
+    unknown = sorted(set(body) - {"image", "images", "embeddings"})
+    photos = sorted({"image", "images"} & set(body))
+    if unknown or len(photos) > 1:
+        raise RequestError("unknown_field", f"unknown JSON key(s) {unknown or photos}: expected 'image' "
+                           "(one base64 photo) or 'images' (a list of them), and optionally embeddings")
+    embeddings = parse_embeddings_flag(body.get("embeddings"))
     if "images" in body:
         images = body["images"]
         if not isinstance(images, list):
@@ -291,10 +315,10 @@ def _embed_from_json(body: dict, max_photos: int) -> EmbedRequest:
             raise RequestError("too_many_photos",
                                f"'images' has {len(images)} photos; at most {max_photos} per request")
         return EmbedRequest([Photo(f"image_{i}", decode_base64(v, f"images[{i - 1}] (image_{i})"))
-                             for i, v in enumerate(images, start=1)], many=True)
+                             for i, v in enumerate(images, start=1)], many=True, embeddings=embeddings)
     if body.get("image") is None:
         raise RequestError("missing_image", "the JSON key 'image' (one photo) is missing")
-    return EmbedRequest([Photo("image", decode_base64(body["image"], "image"))], many=False)
+    return EmbedRequest([Photo("image", decode_base64(body["image"], "image"))], many=False, embeddings=embeddings)
 
 
 def _test_photo(value: object, field: str) -> Photo:

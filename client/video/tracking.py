@@ -12,7 +12,10 @@ ends. A scene cut (frames.py) ends every track.
 A track is looked up on each frame until its votes agree, then again every `reid_every`
 frames, at once when its box has moved or grown so much that it overlaps its box at the last
 look-up by less than `reid_iou`, and at once when it is suspect. Faces the caller marks as
-not fit to be named (blurred, see quality.py) are followed but not looked up.
+not fit to be named (blurred, see quality.py) are followed but not looked up. When frames
+come with boxes only (embedding.py), the embeddings of the faces due for a look-up are
+fetched then, and a face whose thumbnail stops resembling the one of its last look-up (below
+`appearance_min`) is due at once, so a switch is caught on the frame it happens.
 
 Votes are weighted as Frigate does: a vote counts for its face's area (capped at a face
 `full_weight_px` tall, the size the embedding network takes) times its score (an unknown
@@ -24,6 +27,7 @@ weight; until then it is pending, so a label neither flickers nor shows a first 
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..models import Box, EmbeddingResult
@@ -34,6 +38,7 @@ REID_IOU = 0.5
 WINDOW = 5
 AGREE = 2
 SWITCH_FRAMES = 2
+APPEARANCE_MIN = 0.5
 LOST_AFTER_S = 1.0
 FULL_WEIGHT_PX = 112
 NEWBORN_IOU = 0.3  # a new track is the face first seen one frame earlier if their boxes overlap this much
@@ -85,12 +90,14 @@ class Track:
     suspect: int = 0  # frames in a row whose embedding did not match the anchor
     held: list = field(default_factory=list)  # look-ups made while suspect: (Vote, box, embedding)
     last_seen: int = 0  # the frame number it was last seen on
+    thumbnail: object = None  # the face's thumbnail at the last look-up (embedding.face_thumbnail)
 
     def __post_init__(self) -> None:
         self.votes = deque(maxlen=self.window)
 
-    def vote(self, vote: Vote, box: Box, embedding: list[float] | None) -> None:
+    def vote(self, vote: Vote, box: Box, embedding: list[float] | None, thumbnail=None) -> None:
         self.votes.append(vote)
+        self.thumbnail = thumbnail
         if vote.score is not None:
             self.best[vote.name] = max(vote.score, self.best.get(vote.name, vote.score))
         self.looked_at, self.since_look = box, 0
@@ -131,14 +138,18 @@ class FaceTracker:
     lost_after_s: a track unseen this long ends.
     full_weight_px: a face this tall or taller votes with its full weight; smaller ones with
         their area's share of it.
+    appearance_min: with boxes-only frames, a face whose thumbnail correlates less than this
+        with its thumbnail at the last look-up is looked up at once.
     tracking: False: every face looked up on every frame, no votes (the baseline).
     """
 
     def __init__(self, identifier: Identifier, fps: float, reid_every: int = REID_EVERY,
                  reid_iou: float = REID_IOU, agree: int = AGREE, window: int = WINDOW,
                  switch_frames: int = SWITCH_FRAMES, lost_after_s: float = LOST_AFTER_S,
-                 full_weight_px: float = FULL_WEIGHT_PX, tracking: bool = True) -> None:
+                 full_weight_px: float = FULL_WEIGHT_PX, appearance_min: float = APPEARANCE_MIN,
+                 tracking: bool = True) -> None:
         self.identifier, self.reid_every, self.reid_iou, self.agree = identifier, reid_every, reid_iou, agree
+        self.appearance_min = appearance_min
         self.window, self.switch_frames, self.full_weight_px = window, switch_frames, full_weight_px
         self.tracking = tracking
         self.fps, self.lost_frames = fps, max(1, round(lost_after_s * fps))
@@ -168,28 +179,40 @@ class FaceTracker:
         self.cuts += 1
         self._start_byte_track()
 
-    def update(self, answer: EmbeddingResult, nameable: list[bool] | None = None) -> list[TrackedFace]:
+    def update(self, answer: EmbeddingResult, nameable: list[bool] | None = None,
+               fetch: Callable[[list[int]], list[list[float] | None]] | None = None,
+               thumbnails: list | None = None) -> list[TrackedFace]:
         """The frame's faces, each with its track and label. nameable: per face, False for a
-        face not fit to be looked up (followed, not named); default all."""
+        face not fit to be looked up (followed, not named); default all. A frame of boxes
+        only (embeddings []) comes with `fetch(indices)`, which returns the embeddings of
+        those faces, and `thumbnails` (per face, embedding.face_thumbnail)."""
         self.ended, self._cut_off = self._cut_off, []
         self.frame += 1
         nameable = nameable if nameable is not None else [True] * len(answer.faces)
+        thumbnails = thumbnails if thumbnails is not None else [None] * len(answer.faces)
         ids = self._track_ids(answer)
         threshold = answer.threshold
+        for i in range(len(answer.faces)):
+            if ids[i] in self.tracks:
+                self.tracks[ids[i]].since_look += 1
+        if fetch is not None:
+            answer = self._fetched(answer, ids, nameable, thumbnails, fetch)
         for i, face in enumerate(answer.faces):
             track = self.tracks.get(ids[i])
             if track is None:
                 continue
-            track.since_look += 1
             if threshold is None or not face.embedding or track.anchor is None or not self.tracking:
                 continue
             if cosine(face.embedding, track.anchor) >= threshold:
                 track.suspect, track.held = 0, []  # an odd frame: the same person after all
+                if thumbnails[i] is not None:  # the look changed, not the person: compare with this look from now on
+                    track.thumbnail = thumbnails[i]
                 continue
             track.suspect += 1
             if track.suspect >= self.switch_frames:
                 ids[i] = self._split(track, face)
-        due = [i for i, face in enumerate(answer.faces) if nameable[i] and self._due(ids[i], face.box)]
+        due = [i for i, face in enumerate(answer.faces)
+               if nameable[i] and (face.embedding or fetch is None) and self._due(ids[i], face.box)]
         self.lookups += len(due)
         found: list[Look] = []
         if due:
@@ -204,9 +227,9 @@ class FaceTracker:
             if i in looks:
                 vote = Vote(looks[i].name, self._weight(face.box, looks[i], threshold), looks[i].score)
                 if track.suspect:
-                    track.held.append((vote, face.box, face.embedding))
+                    track.held.append((vote, face.box, face.embedding, thumbnails[i]))
                 else:
-                    track.vote(vote, face.box, face.embedding)
+                    track.vote(vote, face.box, face.embedding, thumbnails[i])
             if self.tracking:
                 label = track.label(self.agree)
             else:
@@ -226,14 +249,35 @@ class FaceTracker:
             if mapped == track.id:
                 self._numbers[tracker_id] = number
         new = self.tracks[number] = Track(number, self.window)
-        for vote, box, embedding in track.held:
-            new.vote(vote, box, embedding)
+        for vote, box, embedding, thumbnail in track.held:
+            new.vote(vote, box, embedding, thumbnail)
         if new.anchor is None and face.embedding:
             new.anchor = face.embedding
         del self.tracks[track.id]
         self.ended.append(track.id)
         self.splits += 1
         return number
+
+    def _fetched(self, answer: EmbeddingResult, ids: list[int], nameable: list[bool], thumbnails: list,
+                 fetch: Callable[[list[int]], list[list[float] | None]]) -> EmbeddingResult:
+        """The answer with the embeddings of the faces due for a look-up (a changed look
+        makes a face due) fetched."""
+        wanted = []
+        for i, face in enumerate(answer.faces):
+            if not nameable[i] or face.embedding:
+                continue
+            track = self.tracks.get(ids[i])
+            changed = (track is not None and track.thumbnail is not None and thumbnails[i] is not None
+                       and float(track.thumbnail @ thumbnails[i]) < self.appearance_min)
+            if changed or self._due(ids[i], face.box):
+                wanted.append(i)
+        if not wanted:
+            return answer
+        faces = list(answer.faces)
+        for i, embedding in zip(wanted, fetch(wanted), strict=False):
+            if embedding:
+                faces[i] = faces[i].model_copy(update={"embedding": embedding})
+        return answer.model_copy(update={"faces": faces})
 
     def _weight(self, box: Box, look: Look, threshold: float | None) -> float:
         size = min(1.0, (box[3] / self.full_weight_px) ** 2)

@@ -9,7 +9,7 @@ import pytest
 pytest.importorskip("trackers")
 
 from client.models import EmbeddedFace, EmbeddingResult  # noqa: E402
-from client.video.frames import FrameIdentifier  # noqa: E402
+from client.video.frames import EVERY_FACE, FrameIdentifier  # noqa: E402
 from client.video.identities import Look  # noqa: E402
 from client.video.quality import FaceQuality  # noqa: E402
 from client.video.timeline import Timeline  # noqa: E402
@@ -177,7 +177,7 @@ def test_a_scene_cut_ends_the_tracks_and_no_name_crosses_it():
     frames = [scene("rocket")] * 6 + [scene("chelsea")] * 4
     boxes = walk(10, step=1)
     identifier = FrameIdentifier(ScriptedClient([answer((0, box)) for box in boxes]), Scripted(["ada"]), fps=10,
-                                 quality=FaceQuality(min_sharpness=0))
+                                 quality=FaceQuality(min_sharpness=0), embed=EVERY_FACE)
     results = [identifier.process(frame) for frame in frames]
     assert [r.cut for r in results] == [False] * 6 + [True] + [False] * 3
     assert results[6].faces[0].track != results[5].faces[0].track and 1 in results[6].ended
@@ -195,7 +195,33 @@ def test_blurred_faces_are_followed_but_not_looked_up():
     assert not quality.sharp_enough(cv2.GaussianBlur(sharp, (0, 0), 8), box)
     blurred = cv2.GaussianBlur(sharp, (0, 0), 8)
     identifier = FrameIdentifier(ScriptedClient([answer((0, box))] * 4), Scripted(["ada"]), fps=10,
-                                 quality=quality, scene_cuts=None)
+                                 quality=quality, scene_cuts=None, embed=EVERY_FACE)
     faces = [identifier.process(blurred).faces[0] for _ in range(4)]
     assert identifier.tracker.lookups == 0 and all(f.label == PENDING and f.track == 1 for f in faces)
     assert not FaceQuality(min_face_px=40).big_enough((0, 0, 30, 30))
+
+
+def test_boxes_only_frames_embed_the_due_faces_and_a_changed_look_at_once():
+    """Frames with boxes only: embeddings are fetched for the faces due for a look-up, and at
+    once for a face whose thumbnail changed (a stranger in ada's place on frame 12)."""
+    import numpy as np
+
+    looks = {0: np.array([1.0, 0.0]), 1: np.array([0.0, 1.0])}  # two unrelated thumbnails
+    tracker = FaceTracker(Scripted(["ada", None]), fps=10)
+    fetched: list[int] = []
+    shown = []
+    for i, box in enumerate(walk(24, step=1)):
+        person = 0 if i < 12 else 1
+        frame = EmbeddingResult(model="face-embed:test", threshold=0.3,
+                                faces=[EmbeddedFace(box=box, confidence=0.95, embedding=[])])
+
+        def fetch(indices: list[int], person: int = person, i: int = i) -> list[list[float] | None]:
+            fetched.append(i)
+            return [one_hot(person) for _ in indices]
+
+        shown.append(tracker.update(frame, fetch=fetch, thumbnails=[looks[person]])[0])
+    assert len(fetched) < 24 / 2  # not every frame: the due look-ups, and the changed look
+    assert 12 in fetched and 13 in fetched  # the change is checked on the frame it happens, and confirmed
+    assert all(f.label.name == "ada" for f in shown[AGREE - 1:12])
+    assert all(f.label.name is None for f in shown[12:])  # never ada once someone else stands there
+    assert shown[13].track == 2 and tracker.splits == 1

@@ -34,6 +34,7 @@ from client.cameras.sinks import JsonLinesSink, MqttSink, WebhookSink  # noqa: E
 from client.cameras.snapshots import SnapshotFolder  # noqa: E402
 from client.cameras.sources import Camera, parse_camera  # noqa: E402
 from client.cameras.watch import Watcher  # noqa: E402
+from client.video.frames import EVERY_FACE  # noqa: E402
 from client.video.quality import FaceQuality  # noqa: E402
 
 FPS = 10
@@ -41,7 +42,8 @@ FPS = 10
 VISITS = [Square("ada", 0.5, 2.5, 40, 60), Square(None, 3.5, 5.0, 180, 100)]
 ALWAYS_ADA = [Square("ada", 0.0, 100.0, 40, 60)]
 FAST_RECONNECT = {"backoff_s": 0.2, "max_backoff_s": 1.0, "read_timeout_s": 3.0, "open_timeout_s": 3.0}
-SQUARES = {"quality": FaceQuality(min_sharpness=0)}  # flat squares have no texture to measure
+# flat squares have no texture to measure; the stand-in answers whole frames (every face embedded)
+SQUARES = {"quality": FaceQuality(min_sharpness=0), "embed": EVERY_FACE}
 
 
 def watcher(cameras, sinks, **options) -> Watcher:
@@ -237,6 +239,7 @@ def test_an_mjpeg_stream_that_drops_and_two_cameras_at_once(visits_clip, tmp_pat
         assert wait_for(lambda: ("porch", "left", "ada") in summary(read_events(out)), 20), read_events(out)
         server.dropping.clear()
         assert wait_for(lambda: summary(read_events(out)).count(("porch", "appeared", "ada")) == 2, 30)
+        assert wait_for(lambda: watch.watches[1].processed == 60, 60)  # the file camera went to its end
     finally:
         stop.set()
         thread.join(20)
