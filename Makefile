@@ -95,6 +95,14 @@ gallery-eval: serve
 gallery-bench: install
 	$(PYTHON) -m bench.gallery_scale $(ARGS)
 
+# The served gallery (face-gallery) against the SDK's gallery in process, on the same stores and
+# LFW photos (DATA_DIR; no `make data` cache needed) at 10k and 1M faces: identify p50/p95, 8
+# clients, enrolment photos/s; starts its own TorchServe -> reports/gallery_served.json.
+# On an idle machine (the 1M store takes minutes to build). ARGS="--smoke --out /tmp/x.json": a check.
+.PHONY: gallery-served-bench
+gallery-served-bench: archive
+	DATA_DIR=$(DATA_DIR) $(PYTHON) -m bench.gallery_served $(ARGS)
+
 # Discover people: grouping the faces of people never trained on (LFW peopleDevTest + held-out
 # CelebA), its threshold chosen on the calibration people, beside library baselines ->
 # reports/clusters.json + reports/plots/clusters.png (embeddings cached in cache/clusters,

@@ -326,6 +326,47 @@ class GalleryScaleReport(Report):
     distractors: Distractors
 
 
+# -- make gallery-served-bench: reports/gallery_served.json ------------------------------------
+
+class ClientsLoad(Shape):
+    """`clients` callers back to back: completed calls per second of wall time."""
+
+    clients: int
+    per_second: float
+    errors: int
+    latency_s: LatencySummary | None = None  # None: no call completed
+
+
+class IdentifySide(Shape):
+    """One photo identified, one call at a time (`latency_s`) and under load."""
+
+    latency_s: LatencySummary
+    load: ClientsLoad
+
+
+class ServedIdentify(Shape):
+    size: int  # faces in the gallery
+    served: IdentifySide  # POST /predictions/face-gallery
+    in_process: IdentifySide  # Gallery(folder).identify in the caller's process
+
+
+class EnrolmentSide(Shape):
+    photos_per_second: float
+
+
+class ServedEnrolment(Shape):
+    photos: int
+    served: EnrolmentSide
+    in_process: EnrolmentSide
+
+
+class GalleryServedReport(Report):
+    smoke: bool  # a check that the bench runs: never figures
+    machine: Machine
+    identify: list[ServedIdentify]
+    enrolment: ServedEnrolment
+
+
 # -- make gallery-eval: reports/gallery.json --------------------------------------------------
 
 class GalleryRow(Shape):
