@@ -163,7 +163,9 @@ def crowded_photos(identities: np.ndarray, seed: int = 0) -> np.ndarray:
 def scale_figures(measured: FaceSet, threshold: float, table: list[dict], rate: float, log=print) -> dict:
     """Seconds to group SCALE_FACES embeddings (the measured faces plus synthetic people: a
     random direction each, 2-10 faces scattered around it as widely as real people's) and to
-    add SCALE_ADD more faces to the grouped collection (PeopleIndex.assign)."""
+    add SCALE_ADD more faces to the grouped collection (PeopleIndex.assign); the scores of the
+    whole collection and of its measured faces after each (the threshold is stricter at this
+    size)."""
     from client.models import EmbeddedFace
     from client.people.index import PeopleIndex
 
@@ -177,6 +179,8 @@ def scale_figures(measured: FaceSet, threshold: float, table: list[dict], rate: 
     synthetic = unit(np.repeat(centres, sizes, axis=0)
                      + spread * rng.standard_normal((int(sizes.sum()), real.shape[1])).astype(np.float32))[:need]
     vectors = np.concatenate([real, synthetic])
+    people = np.concatenate([measured.identities[eligible(measured)],
+                             np.repeat([f"synthetic_{k}" for k in range(len(sizes))], sizes)[:need]])
     order = rng.permutation(len(vectors))
     base, added = vectors[order[:SCALE_FACES]], vectors[order[SCALE_FACES:]]
     index = PeopleIndex(threshold=threshold, far_thresholds=table, false_link_rate=rate)
@@ -187,6 +191,7 @@ def scale_figures(measured: FaceSet, threshold: float, table: list[dict], rate: 
     index.assign()
     grouped = time.perf_counter() - started
     log(f"  grouped {SCALE_FACES:,} faces in {grouped:.1f} s")
+    found = {"grouped": collection_scores(index, people[order[:SCALE_FACES]], len(real), order)}
     for k, vector in enumerate(added):
         index.add_photo(f"new_{k}", f"new_{k}", [EmbeddedFace(box=(0, 0, 100, 100), confidence=1.0,
                                                               embedding=vector.tolist())])
@@ -194,9 +199,19 @@ def scale_figures(measured: FaceSet, threshold: float, table: list[dict], rate: 
     index.assign()
     add_seconds = time.perf_counter() - started
     log(f"  added {len(added):,} faces in {add_seconds:.1f} s")
+    found["after_adding"] = collection_scores(index, people[order], len(real), order)
     return {"faces": SCALE_FACES, "real_faces": int(len(real)), "synthetic_spread": round(float(spread), 4),
             "threshold": index.grouping_threshold(), "groups": len(index.members()),
-            "group_seconds": round(grouped, 1), "added_faces": int(len(added)), "add_seconds": round(add_seconds, 2)}
+            "group_seconds": round(grouped, 1), "added_faces": int(len(added)), "add_seconds": round(add_seconds, 2),
+            "scores": found}
+
+
+def collection_scores(index, people: np.ndarray, real: int, order: np.ndarray) -> dict:
+    """Scores of the index's faces (face k is vectors[order[k]], of person people[k]): all of
+    them, and the measured (real) faces alone (vectors[:real])."""
+    groups = np.array([face.group for face in index.faces], dtype=object)
+    is_real = order[:len(groups)] < real
+    return {"all": scores(people, groups), "measured_faces": scores(people[is_real], groups[is_real])}
 
 
 def unit(vectors: np.ndarray) -> np.ndarray:
