@@ -225,34 +225,53 @@ class ServedGallery:
     # ------------------------------------------------------------------ move
 
     def put(self, source: GalleryStore) -> dict[str, int]:
-        """Every point of `source` (a store opened here) into the served gallery, per collection;
-        each is looked up afterwards (count_mismatch if one is missing). A collection of another
-        model version than the served one is refused (ModelMismatchError): enrol them again."""
-        copied: dict[str, int] = {}
+        """Every point of `source` (a store opened here) into the served gallery, per collection,
+        MAX_ITEMS at a time, each batch looked up afterwards and each collection's count checked
+        (count_mismatch). A collection of another model version than the served one is refused
+        (ModelMismatchError): enrol those people again."""
+        copied = self._put_checked((collection, face) for collection in source.collections()
+                                   for face in source.faces(collection, with_vectors=True))
         for collection in source.collections():
-            faces = list(source.faces(collection, with_vectors=True))
-            copied[collection] = self.put_faces(faces)
-            self._check_landed(collection, faces)
+            transfer.check_count(collection, source.count(collection), copied.get(collection, 0))
         return copied
 
     def import_file(self, path: str | os.PathLike) -> dict[str, int]:
-        """Adds a file written by `gallery export`, per collection, checked as `put` is."""
+        """Adds a file written by `gallery export`, checked as `put` is (against the file's header)."""
         header, rows = transfer.read_export(Path(path))
-        pending: dict[str, list[Face]] = {}
-        for row in rows:
-            if row["collection"] not in header["collections"]:
-                raise GalleryError(f"{path}: a point of {row['collection']}, which the header does not list",
-                                   code="bad_export")
-            pending.setdefault(row["collection"], []).append(Face.from_payload(row, row["vector"]))
-        copied = {}
-        for collection, info in header["collections"].items():
-            faces = pending.get(collection, [])
-            if len(faces) != info["count"]:
-                raise GalleryError(f"{collection}: the header says {info['count']} points, the file holds "
-                                   f"{len(faces)}", code="count_mismatch")
-            copied[collection] = self.put_faces(faces)
-            self._check_landed(collection, faces)
+        collections = header["collections"]
+
+        def faces() -> Iterator[tuple[str, Face]]:
+            for row in rows:
+                if row["collection"] not in collections:
+                    raise GalleryError(f"{path}: a point of {row['collection']}, which the header does not list",
+                                       code="bad_export")
+                yield row["collection"], Face.from_payload(row, row["vector"])
+
+        copied = self._put_checked(faces())
+        for collection, info in collections.items():
+            transfer.check_count(collection, info["count"], copied.get(collection, 0))
         return copied
+
+    def _put_checked(self, faces: Iterable[tuple[str, Face]]) -> dict[str, int]:
+        """(collection, face) pairs stored MAX_ITEMS at a time (a batch holds one collection's),
+        each batch looked up afterwards; how many per collection."""
+        copied: dict[str, int] = {}
+        batch: list[Face] = []
+        current = ""
+        for collection, face in faces:
+            if batch and (collection != current or len(batch) == MAX_ITEMS):
+                copied[current] = copied.get(current, 0) + self._put_batch(current, batch)
+                batch = []
+            current = collection
+            batch.append(face)
+        if batch:
+            copied[current] = copied.get(current, 0) + self._put_batch(current, batch)
+        return copied
+
+    def _put_batch(self, collection: str, faces: Sequence[Face]) -> int:
+        stored = self.put_faces(faces)
+        self._check_landed(collection, faces)
+        return stored
 
     def _check_landed(self, collection: str, faces: Sequence[Face]) -> None:
         found = self.stored([(face.name, face.photo) for face in faces])

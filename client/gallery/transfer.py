@@ -51,7 +51,7 @@ def _write(store: GalleryStore, collection: str, dim: int, faces: Iterable[Face]
     return written
 
 
-def _check(collection: str, expected: int, copied: int) -> None:
+def check_count(collection: str, expected: int, copied: int) -> None:
     if copied != expected:
         raise GalleryError(f"{collection}: the source held {expected} points, {copied} were copied",
                            code="count_mismatch")
@@ -71,7 +71,7 @@ def copy(source: GalleryStore, destination: GalleryStore) -> dict[str, int]:
         expected = source.count(collection)
         copied[collection] = _write(destination, collection, _dimension(source, collection),
                                     source.faces(collection, with_vectors=True))
-        _check(collection, expected, copied[collection])
+        check_count(collection, expected, copied[collection])
     destination.optimize()
     return copied
 
@@ -91,7 +91,7 @@ def export_file(source: GalleryStore, path: str | os.PathLike) -> dict[str, int]
                 out.write(json.dumps({"collection": collection, **face.payload(), "vector": face.vector}) + "\n")
                 written[collection] += 1
     for collection, info in collections.items():
-        _check(collection, info["count"], written[collection])
+        check_count(collection, info["count"], written[collection])
     return written
 
 
@@ -130,6 +130,6 @@ def import_file(path: str | os.PathLike, destination: GalleryStore) -> dict[str,
     for collection, faces in pending.items():
         copied[collection] += _write(destination, collection, collections[collection]["dim"], faces)
     for collection, info in collections.items():
-        _check(collection, info["count"], copied[collection])
+        check_count(collection, info["count"], copied[collection])
     destination.optimize()
     return copied

@@ -8,8 +8,9 @@ face-gallery loaded as config.properties says, its galleries in the server's tem
     ($SERVED_GALLERY_SOAK_S, default 60), the gallery's worker SIGKILLed once during it: no
     error reaches a caller (the SDK retries while TorchServe restarts the worker) and every
     acknowledged enrolment is there afterwards;
-(c) `gallery enroll-all` through the service resumes by content, and `gallery push FOLDER`
-    moves a folder's people into the served gallery.
+(c) `gallery enroll-all` through the service resumes by content, `gallery push FOLDER` moves a
+    folder's people into the served gallery and `gallery import` an exported file; another
+    model version's embeddings are refused.
 """
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ import pytest
 import requests
 
 from client import FaceClient
-from client.gallery import Gallery
+from client.gallery import Gallery, collection_for
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.integration
@@ -248,3 +249,19 @@ def test_enroll_all_resumes_by_content_and_push_moves_a_folder_in(server, images
             assert served.count() == 3
             found = served.identify(images["cameraman"], top_k=3)
             assert {c.name for c in found.faces[0].candidates} >= {"Cameraman", "Offline Cameraman"}
+
+        exported = tmp_path / "offline.jsonl.gz"
+        assert cli(server, "gallery", "export", str(exported), "--gallery", str(folder)).returncode == 0
+        imported = cli(server, "gallery", "import", str(exported), "--gallery-name", "imported")
+        assert imported.returncode == 0 and "imported 1 embedding(s)" in imported.stdout, imported.stderr
+        with Gallery(client=client, name="imported") as served:
+            assert [person.name for person in served.people()] == ["Offline Cameraman"]
+
+        with Gallery(folder, client=client) as offline:  # someone enrolled with other weights
+            old = collection_for("face-embed:old")
+            offline.store.ensure(old, 2)
+            offline.store.add(old, "Old Timer", "face-embed:old", ["old.jpg"], [[0.6, 0.8]])
+        refused = cli(server, "gallery", "push", str(folder), "--gallery-name", "imported")
+        assert refused.returncode != 0 and "model_mismatch" in refused.stderr, refused.stderr
+        with Gallery(client=client, name="imported") as served:
+            assert "Old Timer" not in [person.name for person in served.people()]
