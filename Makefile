@@ -108,7 +108,7 @@ gallery-served-bench: archive
 # reports/clusters.json + reports/plots/clusters.png (embeddings cached in cache/clusters,
 # resumable). ARGS=--scale: also 100k faces grouped and 1,000 added.
 cluster-eval: install
-	$(PYTHON) -m evaluation.cluster_eval --data-dir $(DATA_DIR) $(ARGS)
+	$(PYTHON) -m bench.cluster_eval --data-dir $(DATA_DIR) $(ARGS)
 
 # reports/REPORT.md (+ reports/plots/*.csv for `dvc plots show`) from the run outputs in
 # reports/; a missing one is listed with the command that produces it. ARGS=--smoke: smoke runs.

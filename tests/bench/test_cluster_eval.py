@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from evaluation import cluster_eval
+from bench import cluster_eval
 from evaluation.cluster_faces import CALIBRATION_SPLITS, MEASURED_SPLITS, FaceSet, planned_photos
 from evaluation.cluster_metrics import bcubed, pairwise, scores
 from tests.conftest import needs_data
