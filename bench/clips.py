@@ -1,5 +1,6 @@
 """Test and benchmark clips: people's photos moving over a cluttered background, entering and
-leaving at known times, written as MP4 (for `video identify`) or Y4M (Chromium's fake camera).
+leaving at known times, written as MP4 (for `video identify`) or Y4M (Chromium's fake camera),
+or served as an MJPEG camera over HTTP (`MjpegServer`, for `watch`).
 Cut clips (`cut_clip`) change who stands at one spot: once without a scene change (only the
 face changes) and once with a hard cut to another scene.
 
@@ -10,8 +11,11 @@ who is not enrolled.
 from __future__ import annotations
 
 import dataclasses
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import cv2
@@ -214,6 +218,52 @@ def write_mp4(clip: Clip, path: Path) -> Path:
         for _, frame in clip.frames():
             writer.write(frame)
     return path
+
+
+@dataclass
+class MjpegServer:
+    """An MJPEG stream (multipart/x-mixed-replace) at http://127.0.0.1:PORT/stream.mjpg, the
+    frames looped at `fps`, until `drop()` closes every connection (then it serves again)."""
+
+    frames: list[bytes]
+    fps: float = 10.0
+    connections: int = 0
+    dropping: threading.Event = field(default_factory=threading.Event)
+
+    def __post_init__(self) -> None:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                server.connections += 1
+                self.send_response(200)
+                self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
+                self.end_headers()
+                i = 0
+                try:
+                    while not server.dropping.is_set():
+                        jpeg = server.frames[i % len(server.frames)]
+                        self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: "
+                                         + str(len(jpeg)).encode() + b"\r\n\r\n" + jpeg + b"\r\n")
+                        i += 1
+                        time.sleep(1 / server.fps)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+            def log_message(self, *args) -> None:
+                pass
+
+        class Server(ThreadingHTTPServer):
+            daemon_threads = True
+
+        self.httpd = Server(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/stream.mjpg"
+        threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+
+    def stop(self) -> None:
+        self.dropping.set()
+        self.httpd.shutdown()
+        self.httpd.server_close()
 
 
 def write_y4m(clip: Clip, path: Path) -> Path:

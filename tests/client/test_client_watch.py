@@ -15,7 +15,6 @@ pytest.importorskip("av")
 
 from watch_parts import (  # noqa: E402
     ByColour,
-    MjpegServer,
     Mosquitto,
     RtspStream,
     Square,
@@ -29,6 +28,7 @@ from watch_parts import (  # noqa: E402
     write_clip,
 )
 
+from bench.clips import MjpegServer  # noqa: E402
 from client.cameras.events import Presence  # noqa: E402
 from client.cameras.sinks import JsonLinesSink, MqttSink, WebhookSink  # noqa: E402
 from client.cameras.snapshots import SnapshotFolder  # noqa: E402

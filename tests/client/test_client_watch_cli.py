@@ -17,9 +17,10 @@ import pytest
 pytest.importorskip("trackers")
 pytest.importorskip("av")
 
-from watch_parts import MjpegServer, Mosquitto, mosquitto_binary, wait_for  # noqa: E402
+from watch_parts import Mosquitto, mosquitto_binary, wait_for  # noqa: E402
 
 from bench import clips  # noqa: E402
+from bench.clips import MjpegServer  # noqa: E402
 from client import FaceClient  # noqa: E402
 from tests.conftest import REPO  # noqa: E402
 

@@ -1,7 +1,8 @@
 """Parts the watch tests share: clips of coloured squares for faces, a stand-in for the face
 service that finds them (so the sources, the tracker, the events and the sinks run for real
 without TorchServe), and real servers on 127.0.0.1: mosquitto, an RTSP stream from
-GStreamer's gst-rtsp-server (rtsp_server.py), an MJPEG stream over HTTP, a webhook receiver."""
+GStreamer's gst-rtsp-server (rtsp_server.py), a webhook receiver (the MJPEG camera over HTTP is
+bench/clips.py's, which the stream bench uses too)."""
 from __future__ import annotations
 
 import io
@@ -11,7 +12,7 @@ import socket
 import subprocess
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -189,52 +190,6 @@ class RtspStream:
             self.process.kill()
             self.process.wait(timeout=10)
             self.process = None
-
-
-@dataclass
-class MjpegServer:
-    """An MJPEG stream (multipart/x-mixed-replace) at http://127.0.0.1:PORT/stream.mjpg, the
-    frames looped at `fps`, until `drop()` closes every connection (then it serves again)."""
-
-    frames: list[bytes]
-    fps: float = 10.0
-    connections: int = 0
-    dropping: threading.Event = field(default_factory=threading.Event)
-
-    def __post_init__(self) -> None:
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                server.connections += 1
-                self.send_response(200)
-                self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
-                self.end_headers()
-                i = 0
-                try:
-                    while not server.dropping.is_set():
-                        jpeg = server.frames[i % len(server.frames)]
-                        self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: "
-                                         + str(len(jpeg)).encode() + b"\r\n\r\n" + jpeg + b"\r\n")
-                        i += 1
-                        time.sleep(1 / server.fps)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
-
-            def log_message(self, *args) -> None:
-                pass
-
-        class Server(ThreadingHTTPServer):
-            daemon_threads = True
-
-        self.httpd = Server(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/stream.mjpg"
-        threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-
-    def stop(self) -> None:
-        self.dropping.set()
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 class WebhookReceiver:
