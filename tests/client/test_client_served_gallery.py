@@ -2,8 +2,8 @@
 face-gallery loaded as config.properties says, its galleries in the server's temp folder).
 
 (a) a person enrolled with the CLI (a subprocess) is found by the SDK's Gallery(), by the
-    page's Identify function, by `video identify` of a clip and by a raw HTTP request, while
-    the page's app object is alive;
+    page's Identify and Live functions, by `video identify` of a clip and by a raw HTTP
+    request, while the page's app object is alive;
 (b) 8 clients at once (4 enrolling distinct photos, 4 identifying) for SOAK_S seconds
     ($SERVED_GALLERY_SOAK_S, default 60), the gallery's worker SIGKILLed once during it: no
     error reaches a caller (the SDK retries while TorchServe restarts the worker) and every
@@ -103,6 +103,13 @@ def test_one_gallery_for_the_cli_the_sdk_the_page_video_and_raw_http(server, pho
 
         _, rows, summary = page_identify(str(photos["shifted"]))
         assert [row[1] for row in rows] == [ASTRONAUT], summary
+        live_frame = next((f.fn for f in page.fns.values() if f.api_name == "live_frame"), None)
+        if live_frame is not None:  # the Live tab (the video extra): a name once the tracker's look-ups agree
+            from ui.live_tab import GALLERY
+
+            frame = cv2.cvtColor(cv2.imread(str(photos["shifted"])), cv2.COLOR_BGR2RGB)
+            shown = [live_frame(frame, GALLERY, None) for _ in range(6)]
+            assert ASTRONAUT in shown[-1], shown[-1][-300:]
 
         raw = requests.post(f"{server.base_url}/predictions/{MODEL}", headers=server.auth, timeout=120,
                             files={"action": (None, "identify"),
