@@ -41,8 +41,11 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds per service request")
     parser.add_argument("--data-dir", type=Path, default=None,
                         help="folder holding lfw/ for the sample set (default $DATA_DIR, else ../shared/data)")
-    parser.add_argument("--gallery", default=None,
-                        help="the Identify tab's gallery: a folder or a Qdrant URL (default: the client's)")
+    parser.add_argument("--gallery-name", default=None, metavar="NAME",
+                        help="the Identify and Live tabs' gallery: the service's gallery NAME (default `default`, "
+                             "the one the CLI and video use too)")
+    parser.add_argument("--gallery", default=None, metavar="FOLDER|URL",
+                        help="instead, a gallery the page opens itself: a folder (locked by the page) or a Qdrant URL")
     lan = parser.add_argument_group("the local network (a phone): HTTPS and a login")
     lan.add_argument("--lan", action="store_true",
                      help=f"serve over HTTPS on every interface (0.0.0.0 unless --host says otherwise); a login "
@@ -117,7 +120,8 @@ def main(argv: list[str] | None = None) -> int:
     from ui.app import build_app, page_assets
 
     client = FaceClient(base_url=args.url, key_file=args.key_file, timeout=args.timeout)
-    page = build_app(client, args.data_dir or default_data_dir(), gallery=args.gallery)
+    page = build_app(client, args.data_dir or default_data_dir(), gallery=args.gallery,
+                     gallery_name=args.gallery_name)
     page.queue(default_concurrency_limit=1)  # one verification at a time: the server has one worker
     if args.lan:
         return serve_lan(args, client, page, password, key_file)

@@ -16,14 +16,15 @@ STATIC = Path(__file__).parent / "static"
 MAX_TESTS = 128
 
 
-def open_gallery(client: FaceClient, location: str | None):
-    """The client's gallery of enrolled people (`location`: its folder or URL; None: the
-    client's default), or None where this client has none."""
+def open_gallery(client: FaceClient, location: str | None, name: str | None = None):
+    """The gallery of enrolled people: the service's gallery `name` (default `default`, shared
+    with the CLI, video and curl), or `location` (a folder or URL) opened by the page; None
+    where this client has no gallery package."""
     try:
         from client.gallery import Gallery
     except ImportError:
         return None
-    return Gallery(location, client=client)
+    return Gallery(location, client=client, name=None if location else name)
 
 
 def live_tab(client: FaceClient, gallery):
@@ -45,14 +46,14 @@ def page_assets() -> dict:
 
 
 def build_app(client: FaceClient, data_dir: Path | None = None, max_tests: int = MAX_TESTS,
-              gallery: str | None = None) -> gr.Blocks:
+              gallery: str | None = None, gallery_name: str | None = None) -> gr.Blocks:
     workdir = Path(tempfile.mkdtemp(prefix="face-ui-"))  # answers and sample copies served back
     with gr.Blocks(title=TITLE, analytics_enabled=False) as page:
         gr.Markdown(f"## {TITLE}\nIs the person of the reference photo in each test photo? "
                     f"Answered by the service at `{client.base_url}`.")
         with gr.Tab("Verify"):
             VerifyTab(client, data_dir, max_tests, workdir).build(page)
-        people = open_gallery(client, gallery)
+        people = open_gallery(client, gallery, gallery_name)
         if people is not None:
             from ui.identify_tab import IdentifyTab
 

@@ -1,5 +1,6 @@
-"""The Identify tab: enrol people from photos into the client's gallery, then find who is
-in a photo; each face boxed and labelled with its name or "unknown"."""
+"""The Identify tab: enrol people from photos into the gallery (by default the service's, which
+the CLI and video use too), then find who is in a photo; each face boxed and labelled with its
+name or "unknown"."""
 from __future__ import annotations
 
 import gradio as gr
@@ -17,7 +18,10 @@ class IdentifyTab:
         self.gallery, self.max_photos = gallery, max_photos
 
     def people(self) -> list[list]:
-        return [[p.name, len(p.photos), p.model] for p in self.gallery.people()]
+        try:
+            return [[p.name, len(p.photos), p.model] for p in self.gallery.people()]
+        except FaceClientError:  # the service's gallery while the service is down: the page still opens
+            return []
 
     def enroll(self, name, files):
         photos = [str(f) for f in (files or [])]
