@@ -13,14 +13,24 @@ Writes reports/stream.json:
   The browser's own transport is not included (tests/ui/test_ui_live_browser.py records
   the page's figures with Chromium on the same machine);
 * lookups: per second of video (the LFW clip sampled at 10 fps), the faces the service
-  embedded and the faces looked up in the gallery, with tracking and without it (every
-  face of every frame looked up, its name shown at once);
+  embedded and the faces looked up in the gallery, with tracking (embedding only the faces
+  due for a look-up, and every face of every frame) and without it (every face of every
+  frame looked up, its name shown at once);
 * accuracy on the LFW clip (three enrolled people and a stranger entering and leaving,
   at most 3 at once): per sampled frame (every face's shown name right; a pending `...`
   counts as wrong), per face, and per track (identity, start and end within 0.5 s), with
   and without tracking;
 * video_identify: `python -m client video identify` on the LFW clip at 10 fps: frames/s
   processed and the real-time factor (video seconds per processing second);
+* cut_clip: bench/clips.py's LFW cut clip (a stranger in an enrolled person's place, then a
+  hard cut to another scene): segments right within 0.5 s, and names shown on frames where
+  that person was not there (none expected);
+* cameras: `watch`'s Watcher on 1, 2, 3 ... cameras, each an MJPEG stream over HTTP looping the
+  LFW clip (640x480, 1 to 3 faces) at 10 frames/s, for CAMERA_RUN_S seconds each: the share of
+  the cameras' frames identified (1.0: it keeps up), event latency (frame decoded -> event
+  sent, p50 / p95 over every event), CPU seconds per second of stream for this process (the
+  readers, tracking, look-ups) and for the whole machine (the service included, and whatever
+  else runs: "machine" records the load);
 * targets: >= 10 frames/s and delay p95 <= 300 ms for the Live tab at up to 3 faces,
   >= 95% right names on sampled frames, video identify at least real time.
 
@@ -42,13 +52,16 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from bench import clips
-from bench.target import REPO, Target, machine_state
+from bench.target import REPO, Target, machine_state, write_report
+from report.results import StreamReport
 
 LIVE_FPS_TARGET = 10.0
 DELAY_P95_TARGET_MS = 300.0
 RIGHT_FRAMES_TARGET = 0.95
 SAMPLE_FPS = 10.0
 TOLERANCE_S = 0.5
+CAMERA_RUN_S = 20.0
+KEEPS_UP = 0.9  # share of a camera's frames identified for it to count as kept up with
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -90,9 +103,9 @@ def live_figures(client, gallery, clip: clips.Clip, warm_up: int = 5) -> dict:
                          "max": round(1000 * max(delays), 1)}}
 
 
-def clip_run(client, gallery, clip: clips.Clip, video: Path, tracking: bool) -> dict:
+def clip_run(client, gallery, clip: clips.Clip, video: Path, tracking: bool, embed: str | None = None) -> dict:
     """The LFW clip identified as `video identify` does (`identify_clip`): look-ups, and
-    accuracy per frame, per face and per track."""
+    accuracy per frame, per face and per track. embed: FrameIdentifier's (default its own)."""
     from client.video.drawing import PENDING_TEXT
     from client.video.identify import identify_clip
 
@@ -109,7 +122,8 @@ def clip_run(client, gallery, clip: clips.Clip, video: Path, tracking: bool) -> 
                 right["faces"] += 1
         right["present"] += len(present)
 
-    report = identify_clip(video, client, gallery, fps=SAMPLE_FPS, tracking=tracking, on_frame=score)
+    options = {} if embed is None else {"embed": embed}
+    report = identify_clip(video, client, gallery, fps=SAMPLE_FPS, tracking=tracking, on_frame=score, **options)
     if report.error is not None:
         raise SystemExit(f"{video}: {report.error.message}")
     rows = clips.matched_tracks([track.model_dump() for track in report.tracks], clip)
@@ -122,6 +136,112 @@ def clip_run(client, gallery, clip: clips.Clip, video: Path, tracking: bool) -> 
             "right_tracks": round(sum(r["identity_ok"] and r["start_error_s"] <= TOLERANCE_S
                                       and r["end_error_s"] <= TOLERANCE_S for r in appearances) / len(appearances), 4),
             "extra_tracks": len(rows) - len(appearances), "timeline": appearances}
+
+
+def cut_clip_run(client, gallery, clip: clips.Clip, video: Path) -> dict:
+    """The cut clip: its segments against the truth, and every name shown on a sampled frame
+    where that person was not there."""
+    from client.video.identify import identify_clip
+
+    wrong = []
+
+    def check(t: float, frame, result) -> None:
+        present = clip.present(t)
+        wrong.extend({"time": round(t, 2), "track": f.track, "shown": f.label.name} for f in result.faces
+                     if f.label.agreed and f.label.name is not None and f.label.name not in present)
+
+    report = identify_clip(video, client, gallery, fps=SAMPLE_FPS, on_frame=check)
+    if report.error is not None:
+        raise SystemExit(f"{video}: {report.error.message}")
+    rows = clips.matched_tracks([track.model_dump() for track in report.tracks], clip)
+    appearances = [r for r in rows if "extra" not in r]
+    return {"right_tracks": round(sum(r["identity_ok"] and r["start_error_s"] <= TOLERANCE_S
+                                      and r["end_error_s"] <= TOLERANCE_S for r in appearances) / len(appearances), 4),
+            "extra_tracks": len(rows) - len(appearances), "wrong_names_shown": wrong,
+            "scene_cuts": report.scene_cuts, "track_splits": report.track_splits,
+            "embeddings_per_video_s": round(report.embeddings / clip.duration_s, 2), "timeline": appearances}
+
+
+class _Collected:
+    """A sink that keeps the events (the figures are taken from the cameras' own timings)."""
+
+    def __init__(self) -> None:
+        self.events: list[dict] = []
+
+    def send(self, event: dict) -> None:
+        self.events.append(event)
+
+    def present(self, camera: str, state: dict) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def cameras_run(target: Target, gallery_dir: str, clip: clips.Clip, counts: list[int], seconds: float) -> dict:
+    """`watch` on `count` MJPEG cameras looping the clip at SAMPLE_FPS, for each count, each
+    frame's boxes and the embeddings of the faces due for a look-up only; then one camera with
+    every face of every frame embedded (the compute the saving saves)."""
+    import threading
+
+    import psutil
+
+    from client import FaceClient, read_key_file
+    from client.cameras.lookup import SharedGalleryIdentifier
+    from client.cameras.sources import Camera
+    from client.cameras.watch import Watcher
+    from report.results import LatencySummary
+
+    step = round(clip.fps / SAMPLE_FPS)
+    jpegs = [base64.b64decode(data_url(frame).split(",", 1)[1]) for t, frame in clip.frames()
+             if round(t * clip.fps) % step == 0]
+    token = read_key_file(target.key_file)
+    from client.video.frames import EVERY_FACE, NEEDED_FACES
+
+    rows = []
+    for count, embed in [(count, NEEDED_FACES) for count in counts] + [(1, EVERY_FACE)]:
+        servers = [clips.MjpegServer(jpegs, fps=SAMPLE_FPS) for _ in range(count)]
+        sink = _Collected()
+        identifier = SharedGalleryIdentifier(gallery_dir, FaceClient(target.inference, token=token))
+        watcher = Watcher([Camera(f"cam{i + 1}", server.url) for i, server in enumerate(servers)],
+                          lambda: FaceClient(target.inference, token=token), identifier, [sink], fps=SAMPLE_FPS,
+                          frame_options={"embed": embed})
+        stop = threading.Event()
+        runner = threading.Thread(target=watcher.run, args=(stop,), daemon=True)
+        runner.start()
+        time.sleep(3.0)  # connected and warmed up before the measured part
+        start = {w.camera.name: (w.processed, w.source.state.frames) for w in watcher.watches}
+        first_event = len(sink.events)
+        latencies_before = {w.camera.name: len(w.latencies) for w in watcher.watches}
+        cpu, machine, began = time.process_time(), psutil.cpu_times(), time.perf_counter()
+        time.sleep(seconds)
+        elapsed = time.perf_counter() - began
+        cpu_s, after = time.process_time() - cpu, psutil.cpu_times()
+        machine_s = (after.user + after.system) - (machine.user + machine.system)
+        processed = {w.camera.name: w.processed - start[w.camera.name][0] for w in watcher.watches}
+        decoded = {w.camera.name: w.source.state.frames - start[w.camera.name][1] for w in watcher.watches}
+        latencies = [s for w in watcher.watches for s in list(w.latencies)[latencies_before[w.camera.name]:]]
+        stop.set()
+        runner.join(30)
+        for server in servers:
+            server.stop()
+        shares = [processed[name] / (elapsed * SAMPLE_FPS) for name in processed]
+        identified = max(1, sum(w.processed for w in watcher.watches))  # over the whole run, warm-up included
+        embedded = sum(w.frames.embeddings for w in watcher.watches)
+        rows.append({"cameras": count, "embed": embed, "fps": SAMPLE_FPS, "seconds": round(elapsed, 1),
+                     "identified_share": {"min": round(min(shares), 3), "mean": round(sum(shares) / count, 3)},
+                     "keeps_up": min(shares) >= KEEPS_UP,
+                     "frames_decoded_per_s": round(sum(decoded.values()) / elapsed / count, 2),
+                     "events": len(sink.events) - first_event,
+                     "embeddings_per_identified_frame": round(embedded / identified, 2),
+                     "event_latency_ms": LatencySummary.of(latencies, "ms") if latencies else None,
+                     "cpu_per_stream": {"this_process": round(cpu_s / elapsed / count, 3),
+                                        "machine": round(machine_s / elapsed / count, 3)}})
+        print(f"cameras={count} ({embed}): identified share {rows[-1]['identified_share']}, "
+              f"latency {rows[-1]['event_latency_ms']}", file=sys.stderr)
+    kept = [row["cameras"] for row in rows if row["keeps_up"] and row["embed"] == NEEDED_FACES]
+    return {"clip": "LFW clip looped (1-3 faces)", "size": list(clips.SIZE), "keeps_up_threshold": KEEPS_UP,
+            "most_cameras_kept_up": max(kept) if kept else 0, "runs": rows}
 
 
 def video_identify(target: Target, video: Path, gallery_dir: str, out: Path) -> dict:
@@ -143,6 +263,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--key-file", default=None, help="TorchServe key_file.json (default ./key_file.json)")
     parser.add_argument("--data-dir", type=Path, default=None, help="folder holding lfw/ (default $DATA_DIR)")
     parser.add_argument("--out", type=Path, default=REPO / "reports" / "stream.json")
+    parser.add_argument("--cameras", default="1,2,3,4", help="camera counts to run watch with (default 1,2,3,4)")
+    parser.add_argument("--camera-seconds", type=float, default=CAMERA_RUN_S,
+                        help=f"seconds measured per camera count (default {CAMERA_RUN_S:g})")
     args = parser.parse_args(argv)
 
     from client import FaceClient, read_key_file
@@ -169,15 +292,23 @@ def main(argv: list[str] | None = None) -> int:
             live["3_faces"] = live_figures(client, gallery, clips.crowd([p for p in people[2:] if p.enrol][:3]))
             clip = clips.lfw_clip(data_dir)
             video = clips.write_mp4(clip, work / "lfw.mp4")
+            from client.video.frames import EVERY_FACE
+
             report["lfw_clip"] = {"people": [p.name for p in clip.people], "truth": clip.truth(),
                                   "with_tracking": clip_run(client, gallery, clip, video, True),
+                                  "with_tracking_every_face_embedded": clip_run(client, gallery, clip, video, True,
+                                                                                EVERY_FACE),
                                   "without_tracking": clip_run(client, gallery, clip, video, False)}
+            cut = clips.lfw_cut_clip(data_dir)
+            report["cut_clip"] = cut_clip_run(client, gallery, cut, clips.write_mp4(cut, work / "cut.mp4"))
         else:
             report["lfw_clip"] = f"skipped: no LFW at {data_dir}"
         report["live"] = live
     if has_data:
         gallery_dir = str(work / "gallery")
         report["video_identify"] = video_identify(target, work / "lfw.mp4", gallery_dir, work / "identify.json")
+        counts = [int(n) for n in args.cameras.split(",") if n.strip()]
+        report["cameras"] = cameras_run(target, gallery_dir, clips.lfw_clip(data_dir), counts, args.camera_seconds)
     worst = max(live.values(), key=lambda f: f["delay_ms"]["p95"])
     slowest = min(live.values(), key=lambda f: f["frames_per_s"])
     report["targets"] = {
@@ -191,10 +322,8 @@ def main(argv: list[str] | None = None) -> int:
         report["targets"]["right_frames"] = {"target": RIGHT_FRAMES_TARGET, "measured": right,
                                              "met": right >= RIGHT_FRAMES_TARGET}
         report["targets"]["video_identify_real_time_factor"] = {"target": 1.0, "measured": factor, "met": factor >= 1.0}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report["targets"], indent=2))
-    print(f"wrote {args.out}")
+    write_report(args.out, report, StreamReport)
     return 0
 
 
