@@ -21,18 +21,19 @@ WAIT_S = 2.0
 
 
 class SharedGalleryIdentifier:
-    """Names from the gallery at `location` (None: the one `Gallery()` opens), as
-    GalleryIdentifier gives them. wait_s: how long a look-up waits while another process has
-    the folder open (an enrolment) before it fails (the frame's faces stay pending)."""
+    """Names from the gallery at `location` (None: the one `Gallery(name=name)` opens: the
+    service's gallery `name`, default `default`), as GalleryIdentifier gives them. wait_s: how
+    long a look-up waits while another process has a folder open (an enrolment) before it
+    fails (the frame's faces stay pending)."""
 
     unknown = GalleryIdentifier.unknown
 
-    def __init__(self, location: str | None, client, wait_s: float = WAIT_S) -> None:
+    def __init__(self, location: str | None, client, wait_s: float = WAIT_S, name: str | None = None) -> None:
         from ..gallery import Gallery
 
         self.client, self.wait_s = client, wait_s
         self.lock = threading.Lock()
-        opened = Gallery(location, client=client) if location else Gallery(client=client)  # fails now if it cannot
+        opened = Gallery(location, client=client) if location else Gallery(client=client, name=name)  # fails now
         where = str(location or getattr(opened, "location", "") or "")
         self.folder = where if where and "://" not in where and Path(where).expanduser().is_dir() else None
         self.kept: Gallery | None = opened

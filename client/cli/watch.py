@@ -24,8 +24,13 @@ def add(commands, common) -> None:
                        help="rtsp:// or http(s):// stream, /dev/videoN, or a video file; NAME=SOURCE names it")
     watch.add_argument("--camera", action="append", default=[], metavar="NAME=SOURCE",
                        help="a named camera (repeat for several)")
-    watch.add_argument("--gallery", default=None, metavar="FOLDER|URL",
-                       help="name faces from this gallery (default $FACE_GALLERY, else the user's gallery)")
+    who = watch.add_mutually_exclusive_group()
+    who.add_argument("--gallery-name", default=None, metavar="NAME",
+                     help="name faces from the service's gallery NAME (default `default`: the gallery the CLI "
+                          "and the web page use)")
+    who.add_argument("--gallery", default=None, metavar="FOLDER|URL",
+                     help="instead, a gallery this process opens: a folder (opened for each look-up, so others "
+                          "can enrol meanwhile) or a Qdrant server URL (default $FACE_GALLERY if set)")
     watch.add_argument("--fps", type=float, default=DEFAULT_FPS,
                        help=f"frames identified per second per camera (default {DEFAULT_FPS:g})")
     watch.add_argument("--min-face", type=float, default=None, metavar="PX",
@@ -94,7 +99,7 @@ def cmd_watch(args) -> int:
         sinks.append(event_sinks.MqttSink(host, port, username=args.mqtt_user, prefix=args.mqtt_prefix,
                                           password=args.mqtt_password or os.environ.get("FACE_VERIFY_MQTT_PASSWORD")))
     snapshots = SnapshotFolder(args.snapshots, args.snapshots_max) if args.snapshots else None
-    identifier = SharedGalleryIdentifier(args.gallery, make_client(args))
+    identifier = SharedGalleryIdentifier(args.gallery, make_client(args), name=args.gallery_name)
     frame_options = {} if args.min_face is None else {"min_face": args.min_face}
     watcher = Watcher(cameras, lambda: make_client(args), identifier, sinks, fps=args.fps, health=args.health,
                       snapshots=snapshots, source_options={"max_backoff_s": args.reconnect_max},

@@ -124,3 +124,20 @@ def test_a_live_camera_stops_cleanly_on_sigterm(enrolled, torchserve_server, tmp
     assert written[0]["time"] > 1e9
     state = json.loads(health.read_text())["cameras"]["hall"]
     assert state["connected"] is False and state["processed"] > 0 and state["present"] == []
+
+
+def test_the_services_gallery_by_name(enrolled, torchserve_server):
+    """--gallery-name: the faces are named from a gallery the service keeps (no folder at all)."""
+    from client.gallery import Gallery
+
+    clip, video, _ = enrolled
+    with FaceClient(torchserve_server.base_url, token=torchserve_server.token) as client:
+        served = Gallery(client=client, name="watch-test")
+        assert served.served and served.enroll(ASTRONAUT, clips.packaged_people()[0].enrol).enrolled
+    done = subprocess.run(watch_command(torchserve_server, f"door={video}", "--gallery-name", "watch-test",
+                                        "--fps", "10"), cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    events = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [(e["event"], e["identity"]) for e in events] == [
+        ("appeared", ASTRONAUT), ("left", ASTRONAUT), ("unknown_face", None), ("left", None),
+        ("appeared", ASTRONAUT), ("left", ASTRONAUT)]
