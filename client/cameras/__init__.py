@@ -9,5 +9,5 @@ crops when asked; `health.py` writes each camera's state; `lookup.py` searches t
 without keeping it from other processes; `watch.py` runs the cameras, one thread each.
 Frames are held in memory only while they are identified. Usage: docs/cameras.md.
 
-Needs the `video` extra (PyAV, trackers) and, for MQTT, paho-mqtt.
+Needs the `cameras` extra (PyAV, trackers, paho-mqtt).
 """

@@ -83,8 +83,8 @@ def cmd_watch(args) -> int:
         from ..cameras.snapshots import SnapshotFolder
         from ..cameras.watch import Watcher
     except ImportError as exc:
-        raise SystemExit("error: watch needs the `video` extra "
-                         f"(pip install 'face-verify-client[video]'): {exc}") from None
+        raise SystemExit("error: watch needs the `cameras` extra "
+                         f"(pip install 'face-verify-client[cameras]'): {exc}") from None
     logging.basicConfig(level=args.log_level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s")
     cameras = cameras_of(args)
     sinks: list = [event_sinks.JsonLinesSink(args.events)]
@@ -94,7 +94,7 @@ def cmd_watch(args) -> int:
         try:
             import paho.mqtt.client  # noqa: F401
         except ImportError:
-            raise SystemExit("error: --mqtt needs paho-mqtt (pip install paho-mqtt)") from None
+            raise SystemExit("error: --mqtt needs paho-mqtt (pip install 'face-verify-client[cameras]')") from None
         host, port = broker(args.mqtt)
         sinks.append(event_sinks.MqttSink(host, port, username=args.mqtt_user, prefix=args.mqtt_prefix,
                                           password=args.mqtt_password or os.environ.get("FACE_VERIFY_MQTT_PASSWORD")))
