@@ -238,6 +238,9 @@ class FaceTracker:
         lost = [n for n, track in self.tracks.items() if self.frame - track.last_seen > self.lost_frames]
         for number in lost:
             del self.tracks[number]
+        if lost:  # ByteTrack's ids of ended tracks: a camera watched for days must not collect them
+            gone = set(lost)
+            self._numbers = {tracker_id: n for tracker_id, n in self._numbers.items() if n not in gone}
         self.ended.extend(lost)
         return out
 

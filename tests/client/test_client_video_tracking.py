@@ -225,3 +225,15 @@ def test_boxes_only_frames_embed_the_due_faces_and_a_changed_look_at_once():
     assert all(f.label.name == "ada" for f in shown[AGREE - 1:12])
     assert all(f.label.name is None for f in shown[12:])  # never ada once someone else stands there
     assert shown[13].track == 2 and tracker.splits == 1
+
+
+def test_ended_tracks_are_forgotten():
+    """A camera watched for days: tracks unseen for lost_after_s end, and nothing of them is kept."""
+    tracker = FaceTracker(Scripted(["ada", "bob"]), fps=10, lost_after_s=0.5)
+    for a, b in zip(walk(5), walk(5, x0=300), strict=False):
+        tracker.update(answer((0, a), (1, b)))
+    ended = []
+    for _ in range(8):
+        tracker.update(answer())
+        ended += tracker.ended
+    assert sorted(ended) == [1, 2] and tracker.tracks == {} and tracker._numbers == {}
