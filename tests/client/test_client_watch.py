@@ -273,3 +273,47 @@ def test_the_gallery_folder_is_not_kept_from_other_processes(tmp_path):
     assert [look.name for look in shared.names(answer)] == [None]  # ...and, once it is done, looks up again
     with Gallery(folder):  # between look-ups the folder is free
         pass
+
+
+def test_an_hls_stream_over_http(tmp_path):
+    """HLS (a playlist of MPEG-TS segments over HTTP), as cameras' cloud gateways and
+    go2rtc serve it: PyAV's FFmpeg reads the playlist and its segments."""
+    import functools
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    import av
+    from watch_parts import frame
+
+    folder = tmp_path / "hls"
+    folder.mkdir()
+    with av.open(str(folder / "index.m3u8"), "w", format="hls",
+                 options={"hls_time": "1", "hls_playlist_type": "vod"}) as out:
+        stream = out.add_stream("libx264", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 320, 240, "yuv420p"
+        for i in range(40):
+            picture = av.VideoFrame.from_ndarray(frame(ALWAYS_ADA, i / 10), format="rgb24")
+            for packet in stream.encode(picture):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, *args) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(folder)))
+    threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    out_file, health = tmp_path / "events.jsonl", tmp_path / "health.json"
+    url = f"http://127.0.0.1:{httpd.server_address[1]}/index.m3u8"
+    watch, stop, thread, sink = run_live([Camera("gate", url)], out_file, health)
+    try:
+        assert wait_for(lambda: ("gate", "appeared", "ada") in summary(read_events(out_file)), 30)
+    finally:
+        stop.set()
+        thread.join(20)
+        httpd.shutdown()
+        httpd.server_close()
+        sink.close()
+    events = summary(read_events(out_file))
+    assert events[0] == ("gate", "appeared", "ada") and events[-1] == ("gate", "left", "ada")
+    assert json.loads(health.read_text())["cameras"]["gate"]["processed"] >= 2
