@@ -1,8 +1,9 @@
 """`watch SOURCE [SOURCE ...]`: cameras watched for people until stopped (Ctrl-C, SIGTERM),
 events as JSON lines on stdout (or --events FILE), to a webhook (--webhook URL) and to MQTT
 (--mqtt HOST[:PORT]). A source: rtsp://..., http(s)://... (MJPEG, HLS), /dev/videoN, or a
-video file (events timed by the position in the clip; the watch ends at its end); name one
-with NAME=SOURCE (`--camera door=rtsp://...` or a bare `door=rtsp://...`). docs/cameras.md."""
+video file (events timed by the position in the clip; the watch ends at its end, and exits 5
+when a file could not be read); name one with NAME=SOURCE (`--camera door=rtsp://...` or a
+bare `door=rtsp://...`). docs/cameras.md."""
 from __future__ import annotations
 
 import logging
@@ -12,6 +13,7 @@ import threading
 
 from .common import make_client
 
+BAD_INPUT = 5  # a video file that cannot be read (as `video identify`)
 DEFAULT_FPS = 5.0
 DEFAULT_SNAPSHOTS = 100
 MQTT_PORT = 1883
@@ -113,9 +115,13 @@ def cmd_watch(args) -> int:
     signal.signal(signal.SIGINT, stop_watching)
     signal.signal(signal.SIGTERM, stop_watching)
     try:
-        watcher.run(stop)
+        final = watcher.run(stop)
     finally:
         for sink in sinks:
             sink.close()
         identifier.close()
+    unreadable = [c.name for c in cameras if not c.live and final[c.name]["last_error"]]
+    if unreadable:
+        print(f"error: unreadable video: {', '.join(unreadable)}", file=sys.stderr)
+        return BAD_INPUT
     return 0

@@ -317,3 +317,18 @@ def test_an_hls_stream_over_http(tmp_path):
     events = summary(read_events(out_file))
     assert events[0] == ("gate", "appeared", "ada") and events[-1] == ("gate", "left", "ada")
     assert json.loads(health.read_text())["cameras"]["gate"]["processed"] >= 2
+
+
+def test_the_command_exits_5_on_an_unreadable_file(tmp_path):
+    """A video file that cannot be read: said in the log, exit status 5 (no face service needed)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    broken = tmp_path / "broken.mp4"
+    broken.write_text("not a video\n")
+    done = subprocess.run([sys.executable, "-m", "client", "watch", str(broken), "--gallery", str(tmp_path / "g"),
+                           "--url", "http://127.0.0.1:9", "--retries", "0", "--log-level", "WARNING"],
+                          cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 5, done.stderr[-2000:]
+    assert "camera broken: " in done.stderr and "unreadable video: broken" in done.stderr and done.stdout == ""
