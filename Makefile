@@ -6,7 +6,7 @@ PYTHON := $(VENV)/bin/python
 DATA_DIR ?= $(shell sed -n 's/^  data_dir: *//p' params.yaml)
 STAMP := $(VENV)/.installed
 
-.PHONY: install data pretrain finetune evaluate archive serve stop status demo demo-eval enroll gallery-eval gallery-bench cluster-eval test clean ablation report dvc-dag loadtest faulttest bench bench-stream ui bench-env transfer-ablation
+.PHONY: install data pretrain finetune evaluate archive serve stop status demo demo-eval enroll gallery-eval gallery-bench cluster-eval test test-fast lint clean ablation report dvc-dag loadtest faulttest bench bench-stream ui bench-env transfer-ablation
 
 install: $(STAMP)
 
@@ -171,6 +171,18 @@ $(BENCH_VENV)/.installed: requirements-bench.txt
 # earlier run's files or a machine-dependent numbered folder.
 test: install
 	DATA_DIR=$(DATA_DIR) $(PYTHON) -m pytest --basetemp="$${TMPDIR:-/tmp}/face-verify-tests" $(PYTEST_ARGS)
+
+# The edit-run loop: the unit tests, without those that start real services (`integration`:
+# TorchServe, nginx, Chromium) or run a pipeline stage (`slow`); `make test` runs them all.
+test-fast: install
+	DATA_DIR=$(DATA_DIR) $(PYTHON) -m pytest -m "not integration and not slow" \
+	  --basetemp="$${TMPDIR:-/tmp}/face-verify-tests-fast" $(PYTEST_ARGS)
+
+# Style and common bugs over the repository (ruff), types of client/ and handler/ (mypy);
+# settings in pyproject.toml.
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 clean:
 	rm -rf cache/smoke runs/smoke .pytest_cache logs
