@@ -76,6 +76,7 @@ def test_skimage_photo_set_is_a_1_plus_15_request():
     assert all(decode_image(data).ndim == 3 for data in photos.all)
 
 
+@pytest.mark.slow
 def test_bench_in_process_smoke(tmp_path, committed_model_dir):
     from bench.serving import main
 
@@ -115,6 +116,7 @@ def test_opencv_yardstick_runs_the_same_photos():
     assert max(scores) > 0.6 > min(scores)  # her own photos match, other people do not
 
 
+@pytest.mark.slow
 def test_accuracy_covers_both_benchmarks_on_a_real_cache(smoke_cache):
     from bench.serving import BENCHMARKS, accuracy
     from model.embedder import FaceEmbedder

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 
 from bench.gallery_scale import main
 
@@ -27,6 +28,7 @@ def fake_cache_embeddings(work, n=2400, dim=32):
              engine=json.dumps({"engine": "stand-in"}))
 
 
+@pytest.mark.slow
 def test_the_bench_writes_every_key_and_the_distractor_table(tmp_path, monkeypatch):
     monkeypatch.setenv("TQDM_DISABLE", "1")
     work, out = tmp_path / "work", tmp_path / "scale.json"

@@ -148,6 +148,7 @@ def test_remove_deletes_the_vectors_and_name_from_the_files(tmp_path):
     assert kept.tobytes() in after and b"Kept Person" in after
 
 
+@pytest.mark.slow
 def test_remove_rewrites_the_indexed_segment_with_its_int8_copies(tmp_path):
     """At scale the vectors also live in an HNSW segment as int8 copies (quantized.data): the
     segment that held a removed person is replaced whole, so no copy of theirs stays."""
@@ -173,6 +174,7 @@ def test_remove_rewrites_the_indexed_segment_with_its_int8_copies(tmp_path):
         assert store.count(COLLECTION) == n - 3
 
 
+@pytest.mark.slow
 def test_a_large_gallery_is_indexed_in_segments_searched_together(tmp_path):
     """Every `segment_points` new points become an indexed segment of their own while writing,
     and no merge joins them again; a search finds points of every segment."""

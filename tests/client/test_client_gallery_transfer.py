@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import shutil
 import stat
 
 import numpy as np
@@ -22,11 +23,13 @@ pytestmark = pytest.mark.filterwarnings("ignore:Payload indexes have no effect:U
 CURRENT, OLDER = collection_for("face-embed:new"), collection_for("face-embed:old")
 
 
-@pytest.fixture
-def source(tmp_path):
-    """An embedded gallery: 2,500 embeddings of 250 people (two model versions)."""
+@pytest.fixture(scope="module")
+def built_source(tmp_path_factory):
+    """An embedded gallery: 2,500 embeddings of 250 people (two model versions). Built once:
+    its 250 enrolments took longer than all of this module's tests."""
+    folder = tmp_path_factory.mktemp("transfer") / "source"
     rng = np.random.default_rng(0)
-    with open_store(tmp_path / "source") as store:
+    with open_store(folder) as store:
         store.ensure(CURRENT, 32)
         for person in range(250):
             vectors = rng.standard_normal((10, 32))
@@ -34,7 +37,13 @@ def source(tmp_path):
                       [f"h{person}-{i}" for i in range(10)])
         store.ensure(OLDER, 8)
         store.add(OLDER, "old", "face-embed:old", ["o.jpg"], rng.standard_normal((1, 8)))
-    return tmp_path / "source"
+    return folder
+
+
+@pytest.fixture
+def source(built_source, tmp_path):
+    """A test's own copy of the gallery: opening a store may write to its folder."""
+    return shutil.copytree(built_source, tmp_path / "source")
 
 
 def test_export_import_round_trip(source, tmp_path):

@@ -63,6 +63,7 @@ def test_identities_keep_people_with_enough_photos():
     assert classes == 2 and len(kept) == 5 and sorted(set(labels)) == [0, 1]
 
 
+@pytest.mark.slow
 def test_smoke_pipeline_pretrain_then_finetune_then_reload(smoke_cache, tmp_path):
     """The real stages on real (few) photos: pretrain -> fine-tune -> checkpoint -> reload."""
     from pretrain.train import train as pretrain

@@ -210,6 +210,7 @@ def test_dry_repro_on_a_fresh_clone_prints_every_command_and_runs_none(fresh_clo
     assert {p: snapshot(p) for p in placeholders + [lock]} == untouched
 
 
+@pytest.mark.slow
 def test_metrics_and_plots_show_read_the_reports(fresh_clone, tmp_path):
     """With run outputs in place (fakes), `dvc metrics show` and `dvc plots show` find them."""
     write_fake_outputs(fresh_clone)

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from pipeline_support import REPO, Pipeline, real_params, write_fake_outputs
 
 from training.outputs import COMMITTED_REPORTS, SMOKE_REPORTS, experiment_dir, reports_dir
@@ -57,6 +58,7 @@ def test_every_stage_takes_its_paths_from_the_rule():
         assert not [s for s in literals if s in ("reports", "runs") or s.startswith(("reports/", "runs/"))], module
 
 
+@pytest.mark.slow
 def test_make_report_smoke_leaves_the_committed_reports_alone(tmp_path):
     """`make report ARGS=--smoke` reads and writes runs/smoke/reports, never reports/."""
     write_fake_outputs(tmp_path)

@@ -18,6 +18,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from pipeline_support import REPO, VARIANTS, Pipeline, smoke_params
 
 ORDER = ["data", "pretrain", "finetune", "evaluate", "ablation", "transfer_ablation", "archive", "report"]
@@ -62,6 +63,7 @@ def smoke_argv(stage: str, command: str, pipe: Pipeline, work: Path) -> list[str
     raise AssertionError(f"{stage}: no smoke form known for {command!r}")
 
 
+@pytest.mark.slow
 def test_every_stage_command_runs_on_the_smoke_subset(data_dir, tmp_path):
     pipe = Pipeline(smoke_params(data_dir))
     assert sorted(ORDER) == sorted(pipe.stages)

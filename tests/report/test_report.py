@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from model import sface
 from report import plot_data, report
 from tests.pipeline.pipeline_support import REPO, VARIANTS, write_fake_outputs
@@ -132,6 +134,7 @@ def test_plot_data_writes_dvc_friendly_csvs_and_keeps_what_it_cannot_redo(tmp_pa
     assert (plots / "pretrain_loss.csv").read_text() == before
 
 
+@pytest.mark.slow
 def test_make_report_runs_both_scripts_from_a_given_directory(tmp_path):
     """The commands `make report` (and the dvc report stage) run, on fakes, in a temp dir."""
     write_fake_outputs(tmp_path)
