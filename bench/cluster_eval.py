@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from client.people.grouping import average_linkage, chinese_whispers, components, similar_pairs
-from client.people.index import MIN_CONFIDENCE, MIN_FACE_SIZE
+from client.people.index import MIN_CONFIDENCE, MIN_FACE_SIZE, PeopleIndex
 from client.people.threshold import grouping_threshold
 from evaluation.cluster_faces import CALIBRATION_SPLITS, MEASURED_SPLITS, FaceSet, load_faces, served_far_table
 from evaluation.cluster_metrics import scores
@@ -166,9 +166,6 @@ def scale_figures(measured: FaceSet, threshold: float, table: list[dict], rate: 
     add SCALE_ADD more faces to the grouped collection (PeopleIndex.assign); the scores of the
     whole collection and of its measured faces after each (the threshold is stricter at this
     size)."""
-    from client.models import EmbeddedFace
-    from client.people.index import PeopleIndex
-
     rng = np.random.default_rng(0)
     real = measured.embeddings[eligible(measured)]
     spread = same_person_spread(measured)
@@ -184,26 +181,29 @@ def scale_figures(measured: FaceSet, threshold: float, table: list[dict], rate: 
     order = rng.permutation(len(vectors))
     base, added = vectors[order[:SCALE_FACES]], vectors[order[SCALE_FACES:]]
     index = PeopleIndex(threshold=threshold, far_thresholds=table, false_link_rate=rate)
-    for k, vector in enumerate(base):
-        index.add_photo(f"photo_{k}", f"photo_{k}", [EmbeddedFace(box=(0, 0, 100, 100), confidence=1.0,
-                                                                  embedding=vector.tolist())])
-    started = time.perf_counter()
-    index.assign()
-    grouped = time.perf_counter() - started
+    grouped = add_and_assign(index, "photo", base)
     log(f"  grouped {SCALE_FACES:,} faces in {grouped:.1f} s")
     found = {"grouped": collection_scores(index, people[order[:SCALE_FACES]], len(real), order)}
-    for k, vector in enumerate(added):
-        index.add_photo(f"new_{k}", f"new_{k}", [EmbeddedFace(box=(0, 0, 100, 100), confidence=1.0,
-                                                              embedding=vector.tolist())])
-    started = time.perf_counter()
-    index.assign()
-    add_seconds = time.perf_counter() - started
+    add_seconds = add_and_assign(index, "new", added)
     log(f"  added {len(added):,} faces in {add_seconds:.1f} s")
     found["after_adding"] = collection_scores(index, people[order], len(real), order)
     return {"faces": SCALE_FACES, "real_faces": int(len(real)), "synthetic_spread": round(float(spread), 4),
             "threshold": index.grouping_threshold(), "groups": len(index.members()),
             "group_seconds": round(grouped, 1), "added_faces": int(len(added)), "add_seconds": round(add_seconds, 2),
             "scores": found}
+
+
+def add_and_assign(index: PeopleIndex, prefix: str, vectors: np.ndarray) -> float:
+    """Adds each vector as a photo `<prefix>_<k>` with that one face, then groups: the seconds
+    the grouping took."""
+    from client.models import EmbeddedFace
+
+    for k, vector in enumerate(vectors):
+        index.add_photo(f"{prefix}_{k}", f"{prefix}_{k}", [EmbeddedFace(box=(0, 0, 100, 100), confidence=1.0,
+                                                                        embedding=vector.tolist())])
+    started = time.perf_counter()
+    index.assign()
+    return time.perf_counter() - started
 
 
 def collection_scores(index, people: np.ndarray, real: int, order: np.ndarray) -> dict:
