@@ -118,6 +118,7 @@ def test_presence_turns_a_name_change_into_left_and_appeared():
     assert [(e.event, e.identity, e.time) for e in gone] == [("left", "bob", 1.2)] and presence.present() == []
 
 
+@pytest.mark.integration  # a mosquitto broker process
 @pytest.mark.skipif(mosquitto_binary() is None, reason="mosquitto is not installed (apt-get install mosquitto)")
 def test_mqtt_events_and_the_retained_present_state(visits_clip, tmp_path):
     import paho.mqtt.client as mqtt
@@ -198,6 +199,7 @@ def run_live(cameras, out, health, **options):
     return watch, stop, thread, sink
 
 
+@pytest.mark.integration  # GStreamer's RTSP server in a process, killed and started again
 def test_an_rtsp_stream_killed_and_restarted(tmp_path):
     missing = rtsp_server_missing()
     if missing:
