@@ -461,6 +461,7 @@ SHAPES: dict[str, type[Report]] = {
     "capacity.json": CapacityReport,
     "stream.json": StreamReport,
     "gallery_scale.json": GalleryScaleReport,
+    "gallery_served.json": GalleryServedReport,
     "gallery.json": GalleryReport,
     "metrics.json": MetricsReport,
     "demo_eval.json": DemoEvalReport,
