@@ -16,6 +16,7 @@ from ..errors import BadInputError, PhotoInputError
 from ..models import EmbeddingResult
 from ..photos import PhotoLike, is_single_photo
 from . import transfer
+from .backend import GalleryBackend
 from .bulk import BATCH, PER_REQUEST, WORKERS, BulkEnrolment, BulkSummary, StoreTarget
 from .edge_settings import EdgeSettings
 from .enrolment import Embedded, check_name, keep, outcome, photo_hash, photo_name, refused, same_model
@@ -33,7 +34,7 @@ class PointsDestination(Protocol):
     def put(self, source: GalleryStore) -> dict[str, int]: ...
 
 
-class LocalGallery:
+class LocalGallery(GalleryBackend):
     """A gallery whose store this process opens (`Gallery(folder)`, `Gallery(url)`)."""
 
     def __init__(self, location: str | os.PathLike, client: FaceClient | None = None, *,
@@ -48,21 +49,11 @@ class LocalGallery:
         false_identification_rate: the share of strangers' faces that may be named as someone
         enrolled; it sets identify's default threshold. settings: the embedded store's index
         and search settings (default EdgeSettings(); a server has its own)."""
-        if not 0.0 < false_identification_rate < 1.0:
-            raise GalleryError("false_identification_rate must be in (0, 1)", code="bad_rate")
+        super().__init__(client, false_identification_rate)
         self.location = str(location)
         self.settings = settings or EdgeSettings()
         self.store = open_store(self.location, shards=shards, settings=self.settings)
         self.similar_area = similar_area
-        self.false_identification_rate = false_identification_rate
-        self._client = client
-        self._own_client = client is None
-
-    @property
-    def client(self) -> FaceClient:
-        if self._client is None:
-            self._client = FaceClient()
-        return self._client
 
     # ------------------------------------------------------------------ enrol / remove
 
@@ -97,12 +88,7 @@ class LocalGallery:
 
     def enroll_folder(self, people_dir: str | os.PathLike, *, workers: int = WORKERS, per_request: int = PER_REQUEST,
                       batch: int = BATCH, progress: Callable[[int, int], None] | None = None) -> BulkSummary:
-        """Enrols every `people_dir/<name>/` folder as the person <name>, with the rules of
-        `enroll` (add=True: photos no longer in a folder stay). Resumable: a photo already
-        stored for that person under that file name with the same content is skipped. Each
-        face-embed request carries `per_request` photos, `workers` requests are in flight,
-        and embeddings are stored (flushed) `batch` photos at a time. `progress(done, total)`
-        (photos) before the first batch and after each (bulk.py)."""
+        """Gallery.enroll_folder (gallery.py) into this process's store."""
         enrolment = BulkEnrolment(StoreTarget(self.store), self.client, similar_area=self.similar_area, workers=workers,
                                   batch=batch, per_request=per_request)
         return enrolment.run(Path(people_dir), progress)
@@ -216,6 +202,5 @@ class LocalGallery:
 
     def close(self) -> None:
         self.store.close()
-        if self._own_client and self._client is not None:
-            self._client.close()
+        self.close_client()
 

@@ -33,6 +33,7 @@ from ..errors import BadInputError, PhotoInputError, RequestTimeoutError, Server
 from ..models import EmbeddingResult
 from ..photos import PhotoLike, is_single_photo, photo_part
 from . import transfer
+from .backend import GalleryBackend
 from .bulk import BATCH, PER_REQUEST, WORKERS, BulkEnrolment, BulkSummary
 from .enrolment import Embedded, check_name, photo_name, refused
 from .errors import GalleryError, ModelMismatchError
@@ -103,7 +104,7 @@ def sized_batches(parts: Sequence[tuple[str, tuple[str, bytes, str]]], count: in
         yield batch
 
 
-class ServedGallery:
+class ServedGallery(GalleryBackend):
     """The gallery `name` of the service FaceClient talks to (`Gallery()`)."""
 
     def __init__(self, client: FaceClient | None = None, name: str = DEFAULT_GALLERY, *,
@@ -120,19 +121,9 @@ class ServedGallery:
         if similar_area != SIMILAR_AREA:
             raise GalleryError("the served gallery enrols with the service's similar_area; open a folder "
                                "(Gallery(folder)) for another", code="not_supported")
-        if not 0.0 < false_identification_rate < 1.0:
-            raise GalleryError("false_identification_rate must be in (0, 1)", code="bad_rate")
-        self.false_identification_rate = false_identification_rate
+        super().__init__(client, false_identification_rate)
         self.name = name
         self.restart_wait = float(restart_wait)
-        self._client = client
-        self._own_client = client is None
-
-    @property
-    def client(self) -> FaceClient:
-        if self._client is None:
-            self._client = FaceClient()
-        return self._client
 
     @property
     def location(self) -> str:
@@ -356,8 +347,7 @@ class ServedGallery:
             pause = min(pause * 2, 2.0)
 
     def close(self) -> None:
-        if self._own_client and self._client is not None:
-            self._client.close()
+        self.close_client()
 
 
 class ServedTarget:
