@@ -7,6 +7,7 @@ import shutil
 import socket
 import subprocess
 import sys
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 import cv2
@@ -84,26 +85,27 @@ def free_ports(count: int) -> list[int]:
     return ports
 
 
-def build_archives(store: Path) -> None:
-    """The archives config.properties loads (face-verify.mar, face-embed.mar, ...) in `store`,
-    built as `make archive` builds them."""
+def build_archives(store: Path, models: Iterable[str] | None = None) -> None:
+    """The archives of `models` (default: every one config.properties loads: face-verify.mar,
+    face-embed.mar, ...) in `store`, built as `make archive` builds them."""
     env = {**os.environ, "VENV": str(VENV_BIN.parent)}
-    for name in model_archives(read_config(REPO / "config.properties")):
+    for name in models or model_archives(read_config(REPO / "config.properties")):
         subprocess.run(["bash", "archive/archive.sh", name, str(store)], cwd=REPO, env=env,
                        check=True, capture_output=True)
 
 
-def server_config(store: Path, target: Path, ports: list[int] | None = None) -> Path:
+def server_config(store: Path, target: Path, ports: list[int] | None = None,
+                  extra: Mapping[str, object] | None = None) -> Path:
     """config.properties at `target` with `ports` (inference, management, metrics; default free
-    ones), free gRPC ports (7070/7071 may be `make serve`'s) and this model store; the security
-    settings are kept (write_config checks them)."""
+    ones), free gRPC ports (7070/7071 may be `make serve`'s), this model store and the `extra`
+    settings; the security settings are kept (write_config checks them)."""
     settings = read_config(REPO / "config.properties")
     for key, value in (("default_workers_per_model", "1"), ("install_py_dep_per_model", "false")):
         assert settings.get(key) == value, f"config.properties lacks {key}={value}"
     inference, management, metrics = ports or free_ports(3)
     return write_config(REPO / "config.properties", target, inference=f"http://127.0.0.1:{inference}",
                         management=f"http://127.0.0.1:{management}", metrics=f"http://127.0.0.1:{metrics}",
-                        grpc_ports=tuple(free_ports(2)), model_store=store)
+                        grpc_ports=tuple(free_ports(2)), model_store=store, extra=extra)
 
 
 class ServedForTests(TorchServe):
@@ -162,15 +164,24 @@ def torchserve_server(tmp_path_factory):
     built with the command `make archive` runs, config.properties with free ports and its
     security settings kept, started in a temp folder. `.base_url` + `.token` are what a
     client needs. Skipped without Java."""
+    skip_without_torchserve()
+    workdir = tmp_path_factory.mktemp("torchserve")
+    store = workdir / "model_store"
+    build_archives(store)
+    yield from serving(ServedForTests(workdir, server_config(store, workdir / "config.properties"),
+                                      venv_bin=VENV_BIN, tmp_prefix="ts-test-"))
+
+
+def skip_without_torchserve() -> None:
     if shutil.which("java") is None:
         pytest.skip("TorchServe needs Java >= 11 on PATH (make install / scripts/check_java.sh)")
     if not (VENV_BIN / "torchserve").exists():
         pytest.skip(f"{VENV_BIN / 'torchserve'} is missing (make install)")
-    workdir = tmp_path_factory.mktemp("torchserve")
-    store = workdir / "model_store"
-    build_archives(store)
-    server = ServedForTests(workdir, server_config(store, workdir / "config.properties"), venv_bin=VENV_BIN,
-                            tmp_prefix="ts-test-")
+
+
+def serving(server: ServedForTests) -> Iterator[ServedForTests]:
+    """A fixture's server: started, yielded once ready (the test fails if it is not within
+    START_TIMEOUT seconds), stopped afterwards."""
     try:
         server.start()
         server.start_seconds = server.wait_ready(START_TIMEOUT)

@@ -8,143 +8,62 @@ Only face-gallery is loaded (one worker, ~10 s to start on 2 cores). Skipped wit
 from __future__ import annotations
 
 import base64
-import json
 import os
-import re
-import shutil
 import signal
-import subprocess
-import sys
-import tempfile
 import time
-from pathlib import Path
 
-import psutil
 import pytest
 import requests
 
-from tests.conftest import free_ports
+from scripts.torchserve import model_archives, read_config
+from tests.conftest import (
+    REPO,
+    START_TIMEOUT,
+    VENV_BIN,
+    ServedForTests,
+    build_archives,
+    server_config,
+    serving,
+    skip_without_torchserve,
+)
 
 pytestmark = pytest.mark.integration
 
-REPO = Path(__file__).resolve().parents[2]
-VENV_BIN = Path(sys.executable).parent
 MODEL = "face-gallery"
-START_TIMEOUT = 150
 
 
-class GalleryServer:
-    def __init__(self, workdir: Path, ports: list[int], env: dict) -> None:
-        self.workdir, self.env = workdir, env
-        self.inference, self.management = (f"http://127.0.0.1:{port}" for port in ports[:2])
-
-    def key(self, kind: str) -> str | None:
-        try:
-            return json.loads((self.workdir / "key_file.json").read_text())[kind]["key"]
-        except (OSError, ValueError, KeyError):
-            return None
+class GalleryServer(ServedForTests):
+    """face-gallery alone on a test TorchServe, spoken to as a client would."""
 
     def post(self, action: str, photos: dict[str, bytes] | None = None, **fields) -> requests.Response:
         """A multipart form: the text fields, then the photos as files."""
         parts = [(key, (None, str(value))) for key, value in {"action": action, **fields}.items()]
         parts += [(key, (f"{key}.jpg", data, "image/jpeg")) for key, data in (photos or {}).items()]
-        return requests.post(f"{self.inference}/predictions/{MODEL}", files=parts,
-                             headers={"Authorization": f"Bearer {self.key('inference')}"}, timeout=120)
+        return requests.post(f"{self.inference}/predictions/{MODEL}", files=parts, headers=self.auth, timeout=120)
 
     def post_json(self, body: object) -> requests.Response:
-        return requests.post(f"{self.inference}/predictions/{MODEL}", json=body,
-                             headers={"Authorization": f"Bearer {self.key('inference')}"}, timeout=120)
-
-    def described(self) -> dict:
-        response = requests.get(f"{self.management}/models/{MODEL}",
-                                headers={"Authorization": f"Bearer {self.key('management')}"}, timeout=10)
-        response.raise_for_status()
-        return response.json()[0]
+        return requests.post(f"{self.inference}/predictions/{MODEL}", json=body, headers=self.auth, timeout=120)
 
     def ready_worker(self) -> dict | None:
         """The READY worker, if there is one."""
         if self.key("management") is None:
             return None
         try:
-            return next((w for w in self.described()["workers"] if w["status"] == "READY"), None)
+            return next((w for w in self.describe(MODEL)["workers"] if w["status"] == "READY"), None)
         except (requests.RequestException, ValueError, KeyError, IndexError):
             return None
-
-    def frontend_pid(self) -> int | None:
-        try:
-            pid = int((Path(self.env["TMPDIR"]) / ".model_server.pid").read_text())
-        except (OSError, ValueError):
-            return None
-        return pid if psutil.pid_exists(pid) else None
-
-
-def server_config(store: Path, ports: list[int]) -> str:
-    """config.properties with free ports, this model store and face-gallery alone."""
-    text = (REPO / "config.properties").read_text()
-    assert re.search(r"^load_models=.*face-gallery=face-gallery\.mar", text, re.M), "make serve loads face-gallery"
-    keys = ("inference_address", "management_address", "metrics_address")
-    for key, port in zip(keys, ports[:3], strict=True):
-        text, n = re.subn(rf"^{key}=.*$", f"{key}=http://127.0.0.1:{port}", text, flags=re.M)
-        assert n == 1, key
-    for key, port in zip(("grpc_inference_port", "grpc_management_port"), ports[3:], strict=True):
-        text, n = re.subn(rf"^{key}=\d+$", f"{key}={port}", text, flags=re.M)
-        assert n == 1, key
-    text = re.sub(r"^model_store=.*$", f"model_store={store}", text, flags=re.M)
-    return re.sub(r"^load_models=.*$", f"load_models={MODEL}={MODEL}.mar", text, flags=re.M)
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    if shutil.which("java") is None:
-        pytest.skip("TorchServe needs Java >= 11 on PATH (make install / scripts/check_java.sh)")
-    if not (VENV_BIN / "torchserve").exists():
-        pytest.skip(f"{VENV_BIN / 'torchserve'} is missing (make install)")
+    skip_without_torchserve()
     workdir = tmp_path_factory.mktemp("gallery-serve")
     store = workdir / "model_store"
-    env = {**os.environ, "VENV": str(VENV_BIN.parent)}
-    subprocess.run(["bash", "archive/archive.sh", MODEL, str(store)], cwd=REPO, env=env, check=True,
-                   capture_output=True)
-    ports = free_ports(5)
-    (workdir / "config.properties").write_text(server_config(store, ports))
-    private_tmp = tempfile.mkdtemp(prefix="ts-gallery-", dir="/tmp")  # short: worker sockets live here
-    env |= {"TMPDIR": private_tmp, "TEMP": private_tmp, "LOG_LOCATION": str(workdir / "logs"),
-            "METRICS_LOCATION": str(workdir / "logs"), "PATH": f"{VENV_BIN}:{os.environ['PATH']}",
-            "FACE_GALLERY_ROOT": str(workdir / "galleries")}
-    running = GalleryServer(workdir, ports, env)
-    with open(workdir / "serve.out", "w") as out:
-        subprocess.run([str(VENV_BIN / "torchserve"), "--start", "--ncs", "--ts-config", "config.properties",
-                        "--model-store", str(store)], cwd=workdir, env=env, stdout=out, stderr=subprocess.STDOUT,
-                       check=False)
-    frontend = running.frontend_pid()
-    try:
-        started = time.monotonic()
-        while running.ready_worker() is None:
-            if running.frontend_pid() is None and time.monotonic() - started > 10:
-                pytest.fail(f"TorchServe exited:\n{log_tail(workdir)}")
-            if time.monotonic() - started > START_TIMEOUT:
-                pytest.fail(f"face-gallery was not ready after {START_TIMEOUT}s:\n{log_tail(workdir)}")
-            time.sleep(0.5)
-        yield running
-    finally:
-        stop(running, frontend or running.frontend_pid())
-        shutil.rmtree(private_tmp, ignore_errors=True)
-
-
-def log_tail(workdir: Path, lines: int = 40) -> str:
-    logs = [workdir / "serve.out", workdir / "logs" / "ts_log.log", workdir / "logs" / "model_log.log"]
-    return "\n".join(f"--- {log.name}\n" + "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
-                     for log in logs if log.is_file())
-
-
-def stop(running: GalleryServer, frontend: int | None) -> None:
-    processes = []
-    if frontend is not None and psutil.pid_exists(frontend):
-        processes = [psutil.Process(frontend), *psutil.Process(frontend).children(recursive=True)]
-    subprocess.run([str(VENV_BIN / "torchserve"), "--stop"], cwd=running.workdir, env=running.env,
-                   capture_output=True, check=False, timeout=60)
-    _, alive = psutil.wait_procs(processes, timeout=30)
-    for process in alive:  # only what this fixture started
-        process.kill()
+    assert model_archives(read_config(REPO / "config.properties")).get(MODEL) == f"{MODEL}.mar", \
+        "make serve loads face-gallery"
+    build_archives(store, [MODEL])
+    config = server_config(store, workdir / "config.properties", extra={"load_models": f"{MODEL}={MODEL}.mar"})
+    yield from serving(GalleryServer(workdir, config, venv_bin=VENV_BIN, tmp_prefix="ts-gallery-"))
 
 
 def faces_of(response: requests.Response) -> list[dict]:
@@ -156,7 +75,7 @@ def faces_of(response: requests.Response) -> list[dict]:
 
 
 def test_one_worker_owns_the_galleries(server):
-    described = server.described()
+    described = server.describe(MODEL)
     assert (described["minWorkers"], described["maxWorkers"], len(described["workers"])) == (1, 1, 1)
 
 
@@ -269,7 +188,7 @@ def test_an_acknowledged_enrolment_survives_a_killed_worker(server, photo_bytes)
     os.kill(int(worker["pid"]), signal.SIGKILL)  # no chance to flush or close anything
     deadline = time.monotonic() + START_TIMEOUT
     while (restarted := server.ready_worker()) is None or restarted["pid"] == worker["pid"]:
-        assert time.monotonic() < deadline, f"face-gallery did not come back:\n{log_tail(server.workdir)}"
+        assert time.monotonic() < deadline, f"face-gallery did not come back:\n{server.log_tail(40)}"
         time.sleep(0.5)
     assert [p["name"] for p in server.post("people", gallery=gallery).json()["people"]] == ["Cameraman", "Eileen"]
     (face,) = faces_of(server.post("identify", {"image": photo_bytes["shifted"]}, gallery=gallery))
