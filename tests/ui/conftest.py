@@ -2,12 +2,14 @@
 free port; test photos from scikit-image, or the LFW sample set when the data is there."""
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -67,28 +69,38 @@ def ui_app(torchserve_server, tmp_path_factory):
     env = {**os.environ, "DATA_DIR": str(DATA_DIR), "GRADIO_ANALYTICS_ENABLED": "False",
            "GRADIO_TEMP_DIR": str(uploads)}
     env.pop("FACE_UI_PASSWORD", None)
-    with open(log, "w") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "ui", "--port", str(port), "--url", torchserve_server.base_url,
-             "--key-file", str(torchserve_server.workdir / "key_file.json"),
-             "--gallery", str(tmp_path_factory.mktemp("gallery") / "store")],
-            cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
+    arguments = ["--port", str(port), "--url", torchserve_server.base_url,
+                 "--key-file", str(torchserve_server.workdir / "key_file.json"),
+                 "--gallery", str(tmp_path_factory.mktemp("gallery") / "store")]
+    with running_page(arguments, env, log, lambda: requests.get(url, timeout=2).status_code == 200):
+        yield type("UiApp", (), {"url": url, "server": torchserve_server, "log": log, "has_data": HAS_DATA,
+                                 "uploads": uploads})
+
+
+@contextlib.contextmanager
+def running_page(arguments: list[str], env: dict[str, str], log: Path, ready: Callable[[], bool]):
+    """`python -m ui <arguments>` from the repository, its output in `log`, until the block ends;
+    the block runs once `ready()` (a request that fails is not ready yet). The test fails if the
+    page exits first or is not ready in START_TIMEOUT seconds."""
+    command = "python -m ui --lan" if "--lan" in arguments else "python -m ui"
+    with open(log, "w") as out:
+        process = subprocess.Popen([sys.executable, "-m", "ui", *arguments], cwd=REPO, env=env, stdout=out,
+                                   stderr=subprocess.STDOUT)
     started = time.monotonic()
     try:
         while True:
             if process.poll() is not None:
-                pytest.fail(f"python -m ui exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+                pytest.fail(f"{command} exited with {process.returncode}:\n{log.read_text()[-3000:]}")
             try:
-                if requests.get(url, timeout=2).status_code == 200:
+                if ready():
                     break
             except requests.RequestException:
                 pass
             if time.monotonic() - started > START_TIMEOUT:
                 pytest.fail(f"the page did not come up in {START_TIMEOUT} s:\n{log.read_text()[-3000:]}")
             time.sleep(0.5)
-        yield type("UiApp", (), {"url": url, "server": torchserve_server, "log": log, "has_data": HAS_DATA,
-                                 "uploads": uploads})
+        yield
     finally:
         process.terminate()
         try:

@@ -21,8 +21,6 @@ import re
 import secrets
 import ssl
 import stat
-import subprocess
-import sys
 import time
 from datetime import UTC, datetime
 
@@ -34,7 +32,7 @@ pytest.importorskip("trackers")
 
 from bench import clips  # noqa: E402
 from tests.conftest import REPO, free_ports  # noqa: E402
-from tests.ui.conftest import START_TIMEOUT, chromium  # noqa: E402
+from tests.ui.conftest import chromium, running_page  # noqa: E402
 from tests.ui.test_ui_live_browser import names, shown_captions  # noqa: E402
 
 pytestmark = pytest.mark.integration
@@ -65,34 +63,17 @@ def lan_page(torchserve_server, tmp_path_factory):
     state, log = folder / "tls", folder / "ui.log"
     env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "GRADIO_TEMP_DIR": str(folder / "gradio"),
            "FACE_UI_PASSWORD": PASSWORD}
-    with open(log, "w") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "ui", "--lan", "--host", "127.0.0.1", "--port", str(port), "--state", str(state),
-             "--url", torchserve_server.base_url, "--key-file", str(torchserve_server.workdir / "key_file.json"),
-             "--gallery", str(folder / "gallery")],
-            cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
     url, cert = f"https://127.0.0.1:{port}/", state / "cert.pem"
-    started = time.monotonic()
-    try:
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"python -m ui --lan exited with {process.returncode}:\n{log.read_text()[-3000:]}")
-            try:
-                if cert.exists() and requests.get(url + "login", timeout=2, verify=str(cert)).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            if time.monotonic() - started > START_TIMEOUT:
-                pytest.fail(f"the page did not come up in {START_TIMEOUT} s:\n{log.read_text()[-3000:]}")
-            time.sleep(0.5)
+    arguments = ["--lan", "--host", "127.0.0.1", "--port", str(port), "--state", str(state),
+                 "--url", torchserve_server.base_url, "--key-file", str(torchserve_server.workdir / "key_file.json"),
+                 "--gallery", str(folder / "gallery")]
+
+    def ready() -> bool:
+        return cert.exists() and requests.get(url + "login", timeout=2, verify=str(cert)).status_code == 200
+
+    with running_page(arguments, env, log, ready):
         yield type("LanPage", (), {"url": url, "port": port, "cert": cert, "state": state, "log": log,
                                    "server": torchserve_server})
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 def trusted_key(cert_path) -> str:
@@ -140,6 +121,28 @@ def tabs(driver) -> dict:
     from selenium.webdriver.common.by import By
 
     return {t.text.strip(): t for t in driver.find_elements(By.CSS_SELECTOR, "button[role=tab]") if t.text.strip()}
+
+
+def open_logged_in(phone, lan_page) -> None:
+    """The page on the phone, through the login form when there is no session yet (the test
+    runs alone)."""
+    from selenium.webdriver.common.by import By
+
+    phone.get(lan_page.url)
+    if phone.current_url.endswith("/login"):
+        phone.find_element(By.ID, "password").send_keys(PASSWORD)
+        phone.find_element(By.ID, "login").click()
+
+
+def open_live_tab(phone, lan_page):
+    """The page on the phone (open_logged_in), on its Live tab: the 60 s wait the test goes on with."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    open_logged_in(phone, lan_page)
+    wait = WebDriverWait(phone, 60)
+    wait.until(lambda d: "Live" in tabs(d))
+    tabs(phone)["Live"].click()
+    return wait
 
 
 def page_width(driver) -> int:
@@ -232,10 +235,7 @@ def test_verify_on_a_phone(phone, lan_page, example_photos):
     from selenium.webdriver.support.ui import WebDriverWait
 
     wait = WebDriverWait(phone, 60)
-    phone.get(lan_page.url)
-    if phone.current_url.endswith("/login"):  # run alone: log in first
-        phone.find_element(By.ID, "password").send_keys(PASSWORD)
-        phone.find_element(By.ID, "login").click()
+    open_logged_in(phone, lan_page)
     wait.until(lambda d: "Served threshold" in d.find_element(By.ID, "summary").text)
     tests = [example_photos[n] for n in ("group.jpg", "other.jpg", "cat.jpg")]
     phone.find_element(By.CSS_SELECTOR, "#reference input[type=file]").send_keys(str(example_photos["reference.jpg"]))
@@ -260,15 +260,8 @@ def test_the_browser_scales_large_camera_frames_to_the_detector_size(phone, lan_
     """The page's script scales a camera frame larger than 640 px as the Live webcam draws it for
     sending: here a 1280x720 'camera' (a canvas stream) in a video inside the Live tab."""
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
 
-    phone.get(lan_page.url)
-    if phone.current_url.endswith("/login"):  # run alone: log in first
-        phone.find_element(By.ID, "password").send_keys(PASSWORD)
-        phone.find_element(By.ID, "login").click()
-    wait = WebDriverWait(phone, 60)
-    wait.until(lambda d: "Live" in tabs(d))
-    tabs(phone)["Live"].click()
+    wait = open_live_tab(phone, lan_page)
     wait.until(lambda d: d.find_elements(By.ID, "live-camera"))
     drawn = phone.execute_async_script("""
         const done = arguments[arguments.length - 1];
@@ -321,17 +314,10 @@ def right_after_warm_up(samples, expected) -> tuple[float, int, list]:
 
 def test_live_tab_on_a_phone_names_the_people(phone, lan_page, camera_clip, tmp_path):
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
 
     clip, _ = camera_clip
     enrol_through_the_page(lan_page, clip, tmp_path)
-    phone.get(lan_page.url)
-    if phone.current_url.endswith("/login"):  # run alone: log in first
-        phone.find_element(By.ID, "password").send_keys(PASSWORD)
-        phone.find_element(By.ID, "login").click()
-    wait = WebDriverWait(phone, 60)
-    wait.until(lambda d: "Live" in tabs(d))
-    tabs(phone)["Live"].click()
+    wait = open_live_tab(phone, lan_page)
     camera = wait.until(lambda d: d.find_element(By.ID, "live-camera"))
     wait.until(lambda d: camera.find_element(By.CSS_SELECTOR, "div[title='grant webcam access'] button")).click()
     wait.until(lambda d: camera.find_elements(By.CSS_SELECTOR, "button.capture-button"))[0].click()
