@@ -46,6 +46,10 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
                              "the one the CLI and video use too)")
     parser.add_argument("--gallery", default=None, metavar="FOLDER|URL",
                         help="instead, a gallery the page opens itself: a folder (locked by the page) or a Qdrant URL")
+    parser.add_argument("--people-state", default=None, metavar="DIR",
+                        help="the People tab's state folder, as `python -m client people --state` keeps it "
+                             "(default $FACE_PEOPLE_STATE, else ~/.local/share/face-verify/people); named groups "
+                             "are enrolled in the Identify tab's gallery")
     lan = parser.add_argument_group("the local network (a phone): HTTPS and a login")
     lan.add_argument("--lan", action="store_true",
                      help=f"serve over HTTPS on every interface (0.0.0.0 unless --host says otherwise); a login "
@@ -61,6 +65,10 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--cert and --key go together")
     if (args.cert is not None) and not args.lan:
         parser.error("--cert and --key are for --lan")
+    if args.people_state is None:
+        from client.cli.people import default_state
+
+        args.people_state = default_state()
     if args.host is None:
         args.host = "0.0.0.0" if args.lan else "127.0.0.1"
     return args
@@ -121,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
 
     client = FaceClient(base_url=args.url, key_file=args.key_file, timeout=args.timeout)
     page = build_app(client, args.data_dir or default_data_dir(), gallery=args.gallery,
-                     gallery_name=args.gallery_name)
+                     gallery_name=args.gallery_name, people_state=args.people_state)
     page.queue(default_concurrency_limit=1)  # one verification at a time: the server has one worker
     if args.lan:
         return serve_lan(args, client, page, password, key_file)

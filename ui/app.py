@@ -1,5 +1,6 @@
-"""The page: a Verify tab, an Identify tab when the client has a gallery, and a Live tab
-(camera stream) when it has the video extra."""
+"""The page: a Verify tab, an Identify tab when the client has a gallery, a Live tab
+(camera stream) when it has the video extra, and a People tab (the groups `people discover`
+found) when it has the people extra."""
 from __future__ import annotations
 
 import tempfile
@@ -38,6 +39,20 @@ def live_tab(client: FaceClient, gallery):
     return LiveTab(client, gallery)
 
 
+def people_tab(state: str | Path | None, gallery):
+    """The People tab on the state folder `state`, or None where the client has no people
+    extra (numpy, scipy) or no state folder was given."""
+    if state is None:
+        return None
+    try:
+        import scipy  # noqa: F401  (the grouping's, imported when the state is read)
+
+        from ui.people_tab import PeopleTab
+    except ImportError:
+        return None
+    return PeopleTab(state, gallery)
+
+
 def page_assets() -> dict:
     """The launch / mount arguments that style the page for small screens and give the Live
     tab its phone camera (rear by default, a switch, frames scaled to the detector's size)."""
@@ -46,7 +61,8 @@ def page_assets() -> dict:
 
 
 def build_app(client: FaceClient, data_dir: Path | None = None, max_tests: int = MAX_TESTS,
-              gallery: str | None = None, gallery_name: str | None = None) -> gr.Blocks:
+              gallery: str | None = None, gallery_name: str | None = None,
+              people_state: str | Path | None = None) -> gr.Blocks:
     workdir = Path(tempfile.mkdtemp(prefix="face-ui-"))  # answers and sample copies served back
     with gr.Blocks(title=TITLE, analytics_enabled=False) as page:
         gr.Markdown(f"## {TITLE}\nIs the person of the reference photo in each test photo? "
@@ -63,4 +79,8 @@ def build_app(client: FaceClient, data_dir: Path | None = None, max_tests: int =
         if live is not None:
             with gr.Tab("Live"):
                 live.build(page)
+        groups = people_tab(people_state, people)
+        if groups is not None:
+            with gr.Tab("People"):
+                groups.build(page)
     return page

@@ -30,14 +30,20 @@ def gallery_identify(gallery, index: PeopleIndex) -> Identify:
 def gallery_enrol(gallery, index: PeopleIndex) -> Callable[[str, list[Face], np.ndarray], None]:
     """enrol() for PeopleIndex.name: the group's embeddings stored in `gallery` as the person
     `name`, beside what it already holds for them (as `Gallery.enroll(add=True)`), each under
-    its photo's file name and face id."""
+    its photo's file name and face id. The served gallery stores them through the service,
+    which applies the same rules."""
     from ..gallery.enrolment import Embedded, check_name, keep
+    from ..gallery.store import Face as StoredFace
 
     def enrol(name: str, faces: list[Face], embeddings: np.ndarray) -> None:
         if index.model is None:
             raise ValueError("the state has no model: nothing was embedded")
         embedded = [Embedded(photo=f"{Path(face.photo).name}#face{face.id}", vector=[float(v) for v in vector],
                              sha256=face.sha256) for face, vector in zip(faces, embeddings, strict=True)]
-        keep(gallery.store, index.model, {check_name(name): embedded}, replace=False)
+        if gallery.served:
+            gallery.backend.put_faces([StoredFace(check_name(name), photo.photo, index.model, photo.vector,
+                                                  photo.sha256) for photo in embedded])
+        else:
+            keep(gallery.store, index.model, {check_name(name): embedded}, replace=False)
 
     return enrol

@@ -66,8 +66,9 @@ def ui_app(torchserve_server, tmp_path_factory):
     port = free_ports(1)[0]
     log = tmp_path_factory.mktemp("ui") / "ui.log"
     uploads = tmp_path_factory.mktemp("gradio")  # Gradio's file cache: what the page writes to disk
+    # the People tab reads an empty state folder, never the user's
     env = {**os.environ, "DATA_DIR": str(DATA_DIR), "GRADIO_ANALYTICS_ENABLED": "False",
-           "GRADIO_TEMP_DIR": str(uploads)}
+           "GRADIO_TEMP_DIR": str(uploads), "FACE_PEOPLE_STATE": str(tmp_path_factory.mktemp("people"))}
     env.pop("FACE_UI_PASSWORD", None)
     url = f"http://127.0.0.1:{port}/"
     arguments = ["--port", str(port), "--url", torchserve_server.base_url,
