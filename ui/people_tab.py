@@ -4,8 +4,11 @@ corrections: name a group (it becomes a person in the page's gallery at once, as
 `people name --gallery` does), merge two groups, split faces off a group, reject a face.
 
 Thumbnails are cut from the user's own photos (the paths the state holds) each time they are
-shown; no crop is written beside the state. The state is read again for every answer, so the
-CLI's changes show up on the next click, and saved after each correction."""
+shown; no crop is written beside the state. Faces collected from video and cameras
+(`--collect-unknown`) have no photo: their track's snapshot is shown if the watch kept one,
+else a placeholder, and their unnamed groups read "Unknown person N". The state is read again
+for every answer, so the CLI's changes show up on the next click, and changed and saved under
+its lock (client/people/index.py's state_lock), so a watch collecting into it loses nothing."""
 from __future__ import annotations
 
 import re
@@ -38,6 +41,33 @@ def face_thumbnail(photo: str | Path, box: list[float], size: int = THUMB) -> Im
     return crop
 
 
+def seen_thumbnail(snapshot: str | None, size: int = THUMB) -> Image.Image:
+    """A face seen in video: its track's snapshot (already a crop of the face) fitted into size x
+    size, or a placeholder: a dark square with a head's outline."""
+    if snapshot:
+        try:
+            with Image.open(snapshot) as image:
+                crop = image.convert("RGB")
+            crop.thumbnail((size, size), Image.Resampling.LANCZOS)
+            return crop
+        except OSError:
+            pass
+    from PIL import ImageDraw
+
+    placeholder = Image.new("RGB", (size, size), (72, 72, 80))
+    draw = ImageDraw.Draw(placeholder)
+    draw.ellipse((size * 0.32, size * 0.16, size * 0.68, size * 0.56), outline=(160, 160, 170), width=3)
+    draw.arc((size * 0.16, size * 0.62, size * 0.84, size * 1.3), 180, 360, fill=(160, 160, 170), width=3)
+    return placeholder
+
+
+def thumbnail(face: dict) -> Image.Image:
+    """A summary face's thumbnail: cut from its photo, or (seen in video) seen_thumbnail."""
+    if face.get("source") is not None:
+        return seen_thumbnail(face.get("snapshot"))
+    return face_thumbnail(face["photo"], face["box"])
+
+
 def face_ids(text: str) -> list[int]:
     """Face ids typed as "41 42" or "41, 42"."""
     return [int(word) for word in re.split(r"[\s,]+", (text or "").strip()) if word]
@@ -55,10 +85,16 @@ class PeopleTab:
 
         return PeopleIndex.load(self.state) if (self.state / STATE_FILE).exists() else None
 
+    def read(self):
+        from client.people.index import state_lock
+
+        with state_lock(self.state, shared=True):
+            return self.index()
+
     def view(self) -> tuple[list[Thumb], list[Thumb], list[Thumb], str]:
         """The groups (one thumbnail each: its first face), every grouped face, the unassigned
         faces, and a line of counts."""
-        index = self.index()
+        index = self.read()
         if index is None:
             return [], [], [], (f"No people state in `{self.state}` yet: run "
                                 f"`python -m client people discover FOLDER --state {self.state}`.")
@@ -67,30 +103,31 @@ class PeopleTab:
         for group in found["groups"]:
             count = len(group["faces"])
             first = group["faces"][0]
-            groups.append((face_thumbnail(first["photo"], first["box"]),
-                           f"group {group['id']} · {group['name'] or 'unnamed'} · {count} "
+            groups.append((thumbnail(first),
+                           f"group {group['id']} · {group['label'] or 'unnamed'} · {count} "
                            f"face{'' if count == 1 else 's'}"))
-            faces += [(face_thumbnail(face["photo"], face["box"]), f"face {face['face']} · group {group['id']}")
-                      for face in group["faces"]]
-        unassigned = [(face_thumbnail(face["photo"], face["box"]), f"face {face['face']} · {face['reason']}")
-                      for face in found["unassigned"]]
+            faces += [(thumbnail(face), f"face {face['face']} · group {group['id']}") for face in group["faces"]]
+        unassigned = [(thumbnail(face), f"face {face['face']} · {face['reason']}") for face in found["unassigned"]]
+        seen = sum(face.source is not None for face in index.faces)
         line = (f"{len(found['groups'])} group{'' if len(found['groups']) == 1 else 's'}, {len(faces)} faces "
-                f"grouped, {len(unassigned)} unassigned, from {len(index.photos)} photos in `{self.state}`")
+                f"grouped, {len(unassigned)} unassigned, from {len(index.photos)} photos"
+                f"{f' and {seen} faces seen in video' if seen else ''} in `{self.state}`")
         return groups, faces, unassigned, line
 
     def change(self, edit) -> tuple:
         """Applies `edit(index) -> message` to the saved state and saves it; a refused edit
         (unknown group or face, the gallery refusing the name) changes nothing."""
-        from client.people.index import PeopleError
+        from client.people.index import STATE_FILE, PeopleError, state_lock
 
-        index = self.index()
-        if index is None:
+        if not (self.state / STATE_FILE).exists():
             return ("No people state yet.", *self.view())
-        try:
-            message = edit(index)
-        except (PeopleError, FaceClientError, ValueError) as exc:
-            return (f"**Not done:** {exc}", *self.view())
-        index.save(self.state)
+        with state_lock(self.state):
+            index = self.index()
+            try:
+                message = edit(index)
+                index.save(self.state)
+            except (PeopleError, FaceClientError, ValueError) as exc:
+                message = f"**Not done:** {exc}"
         return (message, *self.view())
 
     def name(self, group: str, name: str) -> tuple:

@@ -14,6 +14,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from ..client import FaceClient
 from ..errors import FaceClientError
@@ -24,6 +25,9 @@ from .health import write_health
 from .sinks import Sink, present_state
 from .snapshots import SnapshotFolder
 from .sources import Camera, FrameSource, describe
+
+if TYPE_CHECKING:
+    from ..people.unknown import UnknownFaces
 
 logger = logging.getLogger("face_verify.watch")
 
@@ -140,19 +144,25 @@ class Watcher:
     snapshots: where unknown faces' crops go (None: nowhere).
     source_options: FrameSource's (backoff_s, max_backoff_s, timeouts, rtsp_transport).
     frame_options: FrameIdentifier's (min_face, quality, scene_cuts, tracker knobs).
+    collect: the unknown people's faces go to this people state (client/people/unknown.py's
+        UnknownFaces; its `close()` writes what is left).
     """
 
     def __init__(self, cameras: list[Camera], client_factory: Callable[[], FaceClient], identifier: Identifier,
                  sinks: list[Sink], *, fps: float = DEFAULT_FPS, health: str | None = None,
                  health_every_s: float = 2.0, snapshots: SnapshotFolder | None = None,
-                 source_options: dict | None = None, frame_options: dict | None = None) -> None:
+                 source_options: dict | None = None, frame_options: dict | None = None,
+                 collect: UnknownFaces | None = None) -> None:
         names = [camera.name for camera in cameras]
         if len(set(names)) != len(names):
             raise ValueError(f"camera names must differ: {names}")
-        shared = SharedIdentifier(identifier)
+        shared = SharedIdentifier(identifier if collect is None else collect.watching(identifier))
         self.watches = [CameraWatch(camera, client_factory(), shared, sinks, fps, snapshots=snapshots,
                                     source_options=source_options, frame_options=frame_options)
                         for camera in cameras]
+        if collect is not None:
+            for watch in self.watches:
+                collect.attach(watch)
         self.health_path, self.health_every_s = health, health_every_s
 
     def run(self, stop: threading.Event) -> dict[str, dict]:

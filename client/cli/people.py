@@ -3,7 +3,9 @@ faces into people), show, name GROUP NAME, merge A B, split GROUP FACE..., rejec
 recluster. The state (people.json + embeddings.npy) is --state (default $FACE_PEOPLE_STATE,
 else ~/.local/share/face-verify/people); discover resumes: photos whose content is already in
 the state are not sent again; a folder stands for every photo under it, subfolders included
-(collections are kept by year, event, ...). Needs the `people` extra (numpy, scipy; tqdm for
+(collections are kept by year, event, ...). Each command reads, changes and saves the state
+under its lock, as `video identify` and `watch` do when they collect unknown faces into it
+(--collect-unknown, added here for both). Needs the `people` extra (numpy, scipy; tqdm for
 the bar)."""
 from __future__ import annotations
 
@@ -80,6 +82,50 @@ def add(commands, common) -> None:
     recluster.set_defaults(func=guarded(cmd_recluster))
 
 
+def add_collect_option(parser) -> None:
+    """--collect-unknown [STATE_DIR] for `video identify` and `watch`."""
+    parser.add_argument("--collect-unknown", nargs="?", const="", default=None, metavar="STATE_DIR",
+                        help="collect the faces of people nobody enrolled (embeddings and boxes, no pixels) into "
+                             "this people state, grouped into an 'Unknown person N' each to name with `people "
+                             "name` (no STATE_DIR: the default people state, as `people show` reads)")
+
+
+def collector(args: argparse.Namespace):
+    """The UnknownFaces of --collect-unknown, or None."""
+    if args.collect_unknown is None:
+        return None
+    try:
+        from ..people.index import PeopleError
+        from ..people.unknown import UnknownFaces
+    except ImportError as exc:
+        raise SystemExit("error: --collect-unknown needs the `people` extra "
+                         f"(pip install 'face-verify-client[people]'): {exc}") from None
+    try:
+        return UnknownFaces(args.collect_unknown or default_state())
+    except PeopleError as exc:
+        raise SystemExit(f"error: --collect-unknown: {exc}") from None
+
+
+def collected(collect) -> None:
+    """Writes what is left and says what was collected."""
+    from ..people.index import PeopleError
+
+    try:
+        collect.close()
+    except PeopleError as exc:
+        print(f"error: unknown faces not collected: {exc}", file=sys.stderr)
+        return
+    print(f"{collect.added} face(s) of {collect.collected} unknown track(s) collected into {collect.folder} "
+          "(`people show --state DIR`)", file=sys.stderr)
+
+
+def locked(args: argparse.Namespace, shared: bool = False):
+    """The state's lock (index.state_lock) around a read (shared) or a read-change-save."""
+    from ..people.index import state_lock
+
+    return state_lock(state_folder(args), shared=shared)
+
+
 def guarded(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
     """`command`, with a request the state cannot carry out (an unknown group or face, a
     server with another model) answered as a usage error."""
@@ -138,6 +184,11 @@ def collection_photos(paths: list[str]) -> list[Path]:
 
 
 def cmd_discover(args: argparse.Namespace) -> int:
+    with locked(args):
+        return discover(args)
+
+
+def discover(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     index = open_index(args, must_exist=False)
@@ -192,7 +243,7 @@ def show(args: argparse.Namespace, index, status: int = 0) -> int:
         for group in found["groups"]:
             faces = ", ".join(f"{face['face']}:{Path(face['photo']).name}" for face in group["faces"][:6])
             more = f" and {len(group['faces']) - 6} more" if len(group["faces"]) > 6 else ""
-            print(f"{group['id']:>6}  {group['name'] or '-':<20}  {len(group['faces']):>4} face(s)  {faces}{more}")
+            print(f"{group['id']:>6}  {group['label'] or '-':<20}  {len(group['faces']):>4} face(s)  {faces}{more}")
         for face in found["unassigned"][:20]:
             print(f"unassigned {face['face']}:{Path(face['photo']).name} box {fmt_box(face['box'])} ({face['reason']})")
     return status
@@ -204,10 +255,17 @@ def changed(args: argparse.Namespace, index) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    return show(args, open_index(args))
+    with locked(args, shared=True):
+        index = open_index(args)
+    return show(args, index)
 
 
 def cmd_name(args: argparse.Namespace) -> int:
+    with locked(args):
+        return name(args)
+
+
+def name(args: argparse.Namespace) -> int:
     index = open_index(args)
     if args.gallery:
         from ..gallery import Gallery
@@ -221,25 +279,33 @@ def cmd_name(args: argparse.Namespace) -> int:
 
 
 def cmd_merge(args: argparse.Namespace) -> int:
-    index = open_index(args)
-    index.merge(args.keep, args.other)
-    return changed(args, index)
+    with locked(args):
+        index = open_index(args)
+        index.merge(args.keep, args.other)
+        return changed(args, index)
 
 
 def cmd_split(args: argparse.Namespace) -> int:
-    index = open_index(args)
-    print(f"new group {index.split(args.group, args.faces)}", file=sys.stderr)
-    return changed(args, index)
+    with locked(args):
+        index = open_index(args)
+        print(f"new group {index.split(args.group, args.faces)}", file=sys.stderr)
+        return changed(args, index)
 
 
 def cmd_reject(args: argparse.Namespace) -> int:
-    index = open_index(args)
-    for face in args.faces:
-        index.reject(face)
-    return changed(args, index)
+    with locked(args):
+        index = open_index(args)
+        for face in args.faces:
+            index.reject(face)
+        return changed(args, index)
 
 
 def cmd_recluster(args: argparse.Namespace) -> int:
+    with locked(args):
+        return recluster(args)
+
+
+def recluster(args: argparse.Namespace) -> int:
     index = open_index(args)
     gallery, identify = identify_with(args, index)
     try:

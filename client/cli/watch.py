@@ -3,7 +3,8 @@ events as JSON lines on stdout (or --events FILE), to a webhook (--webhook URL) 
 (--mqtt HOST[:PORT]). A source: rtsp://..., http(s)://... (MJPEG, HLS), /dev/videoN, or a
 video file (events timed by the position in the clip; the watch ends at its end, and exits 5
 when a file could not be read); name one with NAME=SOURCE (`--camera door=rtsp://...` or a
-bare `door=rtsp://...`). docs/cameras.md."""
+bare `door=rtsp://...`). --collect-unknown [STATE_DIR]: the faces of people nobody enrolled go
+to a people state (client/people/unknown.py), each person a group to name. docs/cameras.md."""
 from __future__ import annotations
 
 import logging
@@ -12,6 +13,7 @@ import sys
 import threading
 
 from .common import make_client
+from .people import add_collect_option, collected, collector
 
 BAD_INPUT = 5  # a video file that cannot be read (as `video identify`)
 DEFAULT_FPS = 5.0
@@ -51,6 +53,7 @@ def add(commands, common) -> None:
                        help="keep unknown faces' crops here (off by default; whole frames are never kept)")
     watch.add_argument("--snapshots-max", type=int, default=DEFAULT_SNAPSHOTS,
                        help=f"crops kept in --snapshots, the oldest deleted (default {DEFAULT_SNAPSHOTS})")
+    add_collect_option(watch)
     watch.add_argument("--reconnect-max", type=float, default=30.0, metavar="S",
                        help="longest wait between tries to reopen a dropped stream (default 30 s)")
     watch.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
@@ -101,11 +104,12 @@ def cmd_watch(args) -> int:
         sinks.append(event_sinks.MqttSink(host, port, username=args.mqtt_user, prefix=args.mqtt_prefix,
                                           password=args.mqtt_password or os.environ.get("FACE_VERIFY_MQTT_PASSWORD")))
     snapshots = SnapshotFolder(args.snapshots, args.snapshots_max) if args.snapshots else None
+    collect = collector(args)
     identifier = SharedGalleryIdentifier(args.gallery, make_client(args), name=args.gallery_name)
     frame_options = {} if args.min_face is None else {"min_face": args.min_face}
     watcher = Watcher(cameras, lambda: make_client(args), identifier, sinks, fps=args.fps, health=args.health,
                       snapshots=snapshots, source_options={"max_backoff_s": args.reconnect_max},
-                      frame_options=frame_options)
+                      frame_options=frame_options, collect=collect)
     stop = threading.Event()
 
     def stop_watching(signum, frame) -> None:
@@ -120,6 +124,8 @@ def cmd_watch(args) -> int:
         for sink in sinks:
             sink.close()
         identifier.close()
+        if collect is not None:
+            collected(collect)
     unreadable = [c.name for c in cameras if not c.live and final[c.name]["last_error"]]
     if unreadable:
         print(f"error: unreadable video: {', '.join(unreadable)}", file=sys.stderr)

@@ -18,12 +18,20 @@ its photo; the rest are grouped among themselves.
 
 Faces smaller than `min_face_size` pixels or below `min_confidence` (the detector's) are left
 unassigned: their embeddings are too unreliable to link.
+
+Faces seen in video or by a camera (`add_seen`, unknown.py) have no photo: `source` says where
+and `time` when; their frame stands for the photo (two faces of one frame are two people). An
+unnamed group of such faces only is shown as "Unknown person N" (`label`).
+
+Other processes share a state folder (the CLI, the page, a watch collecting unknown faces):
+each reads, changes and saves it under `state_lock(folder)`, so no change is lost.
 """
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -35,6 +43,7 @@ from .threshold import DEFAULT_FALSE_LINK_RATE, grouping_threshold
 
 STATE_FILE = "people.json"
 VECTORS_FILE = "embeddings.npy"
+LOCK_FILE = ".lock"
 FORMAT = 1
 MIN_FACE_SIZE = 40.0  # pixels, the box's shorter side: the aligned crop is 112 px
 MIN_CONFIDENCE = 0.7  # the detector's score
@@ -58,6 +67,9 @@ class Face:
     group: str | None = None  # None: not grouped (yet, or `unassigned` says why)
     pin: str | None = None  # the group the user put the face in
     unassigned: str | None = None  # small_face | low_confidence
+    source: str | None = None  # a face seen in video: the camera's name or the clip's path (None: a photo's)
+    time: float | None = None  # ... when: Unix time (a camera) or the position in the clip, s
+    snapshot: str | None = None  # ... a crop of it to show, if one was kept (watch --snapshots)
 
 
 @dataclass
@@ -128,6 +140,21 @@ class PeopleIndex:
             rows = np.asarray([found.embedding for found in faces], dtype=np.float32)
             self.pending.append(rows)
         return added
+
+    def add_seen(self, frame: str, face: EmbeddedFace, *, source: str, time: float,
+                 snapshot: str | None = None) -> int:
+        """Stores a face seen in video (not grouped yet: `assign`). `frame`: its frame's key (64
+        hex digits, as a photo's sha256): faces of one frame are never one person. Returns its id."""
+        shown = datetime_of(time) if time >= SEEN_AS_UNIX_TIME else f"{time:.2f}s"
+        added = Face(id=len(self.faces), photo=f"{source}@{shown}", sha256=frame, box=[float(v) for v in face.box],
+                     confidence=float(face.confidence), source=source, time=float(time), snapshot=snapshot)
+        if min(added.box[2], added.box[3]) < self.min_face_size:
+            added.unassigned = "small_face"
+        elif added.confidence < self.min_confidence:
+            added.unassigned = "low_confidence"
+        self.faces.append(added)
+        self.pending.append(np.asarray([face.embedding], dtype=np.float32))
+        return added.id
 
     def grouping_threshold(self) -> float:
         """The threshold for the collection's current size (threshold.py)."""
@@ -327,18 +354,38 @@ class PeopleIndex:
             raise PeopleError(f"no face {face_id}")
         return self.faces[face_id]
 
+    def label(self, group: str) -> str | None:
+        """What a group is shown as: its name; unnamed, "Unknown person N" (N: its number) when
+        all its faces were seen in video, else None."""
+        if self.groups[group].name is not None:
+            return self.groups[group].name
+        faces = self.members().get(group, [])
+        if faces and all(self.faces[i].source is not None for i in faces):
+            return f"Unknown person {group[1:]}"
+        return None
+
+    def face_entry(self, face_id: int) -> dict:
+        """{"face", "photo", "box"}, and for a face seen in video its "source", "time" and "snapshot"."""
+        face = self.faces[face_id]
+        entry = {"face": face.id, "photo": face.photo, "box": face.box}
+        if face.source is not None:
+            entry |= {"source": face.source, "time": face.time, "snapshot": face.snapshot}
+        return entry
+
     def summary(self, min_faces: int = 1) -> dict:
-        """{"groups": [{"id", "name", "faces": [{"face", "photo", "box"}]}], "unassigned": [...]}:
-        groups of at least `min_faces` faces, largest first; the other faces are unassigned
-        (with why: small_face, low_confidence, or alone for a group smaller than `min_faces`)."""
+        """{"groups": [{"id", "name", "label", "faces": [{"face", "photo", "box"}]}], "unassigned": [...]}:
+        groups of at least `min_faces` faces, largest first, `label` as shown (`label()`); the
+        other faces are unassigned (with why: small_face, low_confidence, or alone for a group
+        smaller than `min_faces`). Faces seen in video also have "source", "time", "snapshot"."""
         groups, unassigned = [], []
         for group, ids in sorted(self.members().items(), key=lambda item: (-len(item[1]), group_order(item[0]))):
-            faces = [{"face": i, "photo": self.faces[i].photo, "box": self.faces[i].box} for i in ids]
+            faces = [self.face_entry(i) for i in ids]
             if len(ids) >= min_faces:
-                groups.append({"id": group, "name": self.groups[group].name, "faces": faces})
+                groups.append({"id": group, "name": self.groups[group].name, "label": self.label(group),
+                               "faces": faces})
             else:
                 unassigned += [face | {"reason": "alone"} for face in faces]
-        unassigned += [{"face": face.id, "photo": face.photo, "box": face.box, "reason": face.unassigned}
+        unassigned += [self.face_entry(face.id) | {"reason": face.unassigned}
                        for face in self.faces if face.unassigned is not None]
         return {"groups": groups, "unassigned": unassigned}
 
@@ -383,6 +430,41 @@ class PeopleIndex:
     def open(cls, folder: str | os.PathLike, **settings) -> PeopleIndex:
         """The state in `folder`, or a new one with `settings` if there is none."""
         return cls.load(folder) if (Path(folder) / STATE_FILE).exists() else cls(**settings)
+
+
+SEEN_AS_UNIX_TIME = 1e9  # seconds: a time past 2001 is a camera's clock, an earlier one a position in a clip
+
+
+def datetime_of(t: float) -> str:
+    """A Unix time as UTC, to the second: 2026-12-07T10:22:42Z."""
+    import time
+
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+
+
+@contextmanager
+def state_lock(folder: str | os.PathLike, shared: bool = False, blocking: bool = True) -> Iterator[bool]:
+    """Holds the state folder's lock file (flock: released if the process dies): exclusive
+    around read-change-save, `shared` around a read (save replaces its two files one after the
+    other). Yields whether it is held: with `blocking` False, False at once if another process
+    holds it."""
+    import fcntl  # POSIX only: imported when a lock is taken, so the rest works anywhere
+
+    folder = Path(folder)
+    if shared and not folder.is_dir():  # nothing to read, nothing to create
+        yield True
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / LOCK_FILE, "a+b") as handle:
+        try:
+            fcntl.flock(handle, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | (0 if blocking else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def group_order(group: str) -> tuple[int, str]:

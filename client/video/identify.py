@@ -26,6 +26,7 @@ from .timeline import Timeline
 
 if TYPE_CHECKING:
     from ..gallery import Gallery
+    from ..people.unknown import UnknownFaces
 
 FrameHook = Callable[[float, object, FrameResult], None]  # (time in s, HxWx3 RGB frame, its result)
 
@@ -76,7 +77,8 @@ class ClipReport(BaseModel):
 
 def identify_clip(path: str | os.PathLike, client: FaceClient, identifier: Identifier | Gallery, *,
                   fps: float, annotated: str | os.PathLike | None = None, min_face: int = MIN_FACE_PX,
-                  on_frame: FrameHook | None = None, progress: bool = False, **tracker_options) -> ClipReport:
+                  on_frame: FrameHook | None = None, progress: bool = False, collect: UnknownFaces | None = None,
+                  **tracker_options) -> ClipReport:
     """Who appears when in the clip at `path`, sampled at `fps` frames per second.
 
     identifier: who a face is: a Gallery (names from its search), or an Identifier
@@ -86,6 +88,8 @@ def identify_clip(path: str | os.PathLike, client: FaceClient, identifier: Ident
         but not named (FrameIdentifier's `quality`).
     on_frame: called after each sampled frame with (its time, the frame, its FrameResult).
     progress: show a progress bar on stderr.
+    collect: the unknown people's faces go to this people state (client/people/unknown.py),
+        written at the clip's end (and every `save_every_s` while tracks end).
     tracker_options: FrameIdentifier's (quality, scene_cuts) and the FaceTracker's
         (reid_every, reid_iou, agree, switch_frames, ...; tracking=False: every face looked up
         on every frame, the baseline).
@@ -93,6 +97,9 @@ def identify_clip(path: str | os.PathLike, client: FaceClient, identifier: Ident
     if fps <= 0:
         raise ValueError(f"fps must be > 0, not {fps}")
     who: Identifier = identifier if hasattr(identifier, "names") else GalleryIdentifier(identifier)
+    collecting = None
+    if collect is not None:
+        who, collecting = collect.watching(who), collect.source(os.fspath(path))
     frames = FrameIdentifier(client, who, fps, min_face=min_face, **tracker_options)
     report = ClipReport(clip=str(path), reid_every=frames.tracker.reid_every,
                         annotated=None if annotated is None else os.fspath(annotated))
@@ -106,6 +113,8 @@ def identify_clip(path: str | os.PathLike, client: FaceClient, identifier: Ident
             for t, frame in video.sampled_frames(path, fps):
                 result = frames.process(frame)
                 timeline.add(t, result.faces)
+                if collecting is not None:
+                    collecting.update(t, result.faces, result.ended)
                 if annotated is not None:
                     writer = writer or video.VideoWriter(annotated, fps, report.info.width, report.info.height)
                     writer.write(draw(frame, result.faces, who.unknown))
@@ -117,6 +126,9 @@ def identify_clip(path: str | os.PathLike, client: FaceClient, identifier: Ident
     finally:
         if writer is not None:
             writer.close()
+        if collecting is not None and collect is not None:
+            collecting.finish()
+            collect.save()
     seconds = time.perf_counter() - started
     report.tracks = [TrackSpan(**track) for track in timeline.tracks()]
     report.frames, report.processing_s = frames.frames, round(seconds, 3)

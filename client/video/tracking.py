@@ -124,6 +124,8 @@ class TrackedFace:
     box: Box
     label: Label
     looked_up: bool  # this frame's embedding was looked up for the track
+    confidence: float | None = None  # the detector's
+    embedding: list[float] | None = None  # the look-up's, when it voted for the track (not held while suspect)
 
 
 class FaceTracker:
@@ -234,7 +236,9 @@ class FaceTracker:
                 label = track.label(self.agree)
             else:
                 label = Label(True, looks[i].name, looks[i].score) if i in looks else PENDING
-            out.append(TrackedFace(ids[i], face.box, label, i in looks))
+            voted = i in looks and not track.suspect and bool(face.embedding)
+            out.append(TrackedFace(ids[i], face.box, label, i in looks, face.confidence,
+                                   face.embedding if voted else None))
         lost = [n for n, track in self.tracks.items() if self.frame - track.last_seen > self.lost_frames]
         for number in lost:
             del self.tracks[number]

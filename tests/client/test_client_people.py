@@ -235,7 +235,7 @@ def test_the_json_answer_has_groups_and_unassigned_faces():
     assert set(answer) == {"groups", "unassigned"}
     assert [len(group["faces"]) for group in answer["groups"]] == [2]
     group = answer["groups"][0]
-    assert set(group) == {"id", "name", "faces"} and group["id"].startswith("g")
+    assert set(group) == {"id", "name", "label", "faces"} and group["id"].startswith("g")
     assert all(set(face) >= {"photo", "box"} and len(face["box"]) == 4 for face in group["faces"])
     assert sorted(face["reason"] for face in answer["unassigned"]) == ["alone", "small_face"]
 
