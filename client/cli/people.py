@@ -115,8 +115,8 @@ def collected(collect) -> None:
     except PeopleError as exc:
         print(f"error: unknown faces not collected: {exc}", file=sys.stderr)
         return
-    print(f"{collect.added} face(s) of {collect.collected} unknown track(s) collected into {collect.folder} "
-          "(`people show --state DIR`)", file=sys.stderr)
+    print(f"{collect.added} face(s) of {collect.collected} unknown track(s) collected: "
+          f"face-verify people show --state {collect.folder}", file=sys.stderr)
 
 
 def locked(args: argparse.Namespace, shared: bool = False):
