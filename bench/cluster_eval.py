@@ -4,9 +4,10 @@
    CelebA people the serving threshold was fitted on) and of the people never trained on (LFW
    peopleDevTest, the held-out CelebA identities), one labelled face each, embedded as served.
 2. Choose, on the calibration people only: for each algorithm its parameter (the false-link
-   rate the threshold is sized with, or a library's own knob), and the algorithm: the highest
-   pairwise F among settings with pairwise precision >= PRECISION_FLOOR. The client's
-   grouping (client/people/grouping.py) is the one chosen, with its rate as the default.
+   rate the threshold is sized with, the largest group that joins by centroid, or a library's
+   own knob), and the algorithm: the highest pairwise F among settings with pairwise precision
+   >= PRECISION_FLOOR (ties: the first in the grid). The client's grouping
+   (client/people/grouping.py) is the one chosen, with its setting as the default.
 3. Measure on the never-trained-on people: the chosen algorithm with the chosen setting, and
    the others (average linkage and connected components at the same threshold rule, DBSCAN
    with Immich's defaults, HDBSCAN) with their calibration setting and, separately,
@@ -30,7 +31,14 @@ from pathlib import Path
 
 import numpy as np
 
-from client.people.grouping import average_linkage, chinese_whispers, components, similar_pairs
+from client.people.grouping import (
+    DEFAULT_SMALL_GROUP,
+    average_linkage,
+    chinese_whispers,
+    components,
+    group_faces,
+    similar_pairs,
+)
 from client.people.index import MIN_CONFIDENCE, MIN_FACE_SIZE, PeopleIndex
 from client.people.threshold import grouping_threshold
 from evaluation.cluster_faces import CALIBRATION_SPLITS, MEASURED_SPLITS, FaceSet, load_faces, served_far_table
@@ -38,6 +46,8 @@ from evaluation.cluster_metrics import scores
 
 PRECISION_FLOOR = 0.99  # a wrong merge shows one person's photos under another's name
 FALSE_LINK_RATES = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
+SMALL_GROUPS = (1, 2, 3)  # groups of at most this many faces join by centroid
+CENTROID_JOINS = "Chinese whispers + centroid joins"
 DBSCAN_EPS = (0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65)  # cosine distance
 IMMICH = {"eps": 0.5, "min_samples": 3}  # Immich's face clustering defaults (max distance 0.5, min faces 3)
 HDBSCAN_SIZES = (2, 3, 5)
@@ -72,10 +82,13 @@ def hdbscan(embeddings: np.ndarray, min_cluster_size: int) -> np.ndarray:
 
 
 class Method:
-    """An algorithm with a grid of settings; `run(embeddings, setting, photos)` -> labels."""
+    """An algorithm with a grid of settings; `run(embeddings, setting, photos)` -> labels.
+    `rate_of(setting)`: the false-link rate of a method whose threshold the client's rule sizes
+    (None for the others)."""
 
-    def __init__(self, name: str, settings: list, run: Callable, describe: Callable = str) -> None:
-        self.name, self.settings, self.run, self.describe = name, settings, run, describe
+    def __init__(self, name: str, settings: list, run: Callable, describe: Callable = str,
+                 rate_of: Callable | None = None) -> None:
+        self.name, self.settings, self.run, self.describe, self.rate_of = name, settings, run, describe, rate_of
 
 
 def methods(threshold: float, table: list[dict]) -> list[Method]:
@@ -83,16 +96,23 @@ def methods(threshold: float, table: list[dict]) -> list[Method]:
     def sized(rate: float, faces: int) -> float:
         return grouping_threshold(threshold, table, faces, rate)
 
+    def rate(rate: float) -> float:
+        return rate
+
     return [
         Method("average linkage", list(FALSE_LINK_RATES),
                lambda e, rate, photos: average_linkage(e, sized(rate, len(e)), photos=photos),
-               lambda rate: f"false-link rate {rate:g}"),
+               lambda rate: f"false-link rate {rate:g}", rate),
         Method("connected components", list(FALSE_LINK_RATES),
                lambda e, rate, photos: components(len(e), *similar_pairs(e, sized(rate, len(e)))),
-               lambda rate: f"false-link rate {rate:g}"),
+               lambda rate: f"false-link rate {rate:g}", rate),
         Method("Chinese whispers", list(FALSE_LINK_RATES),
                lambda e, rate, photos: chinese_whispers(e, sized(rate, len(e)), photos=photos),
-               lambda rate: f"false-link rate {rate:g}"),
+               lambda rate: f"false-link rate {rate:g}", rate),
+        Method(CENTROID_JOINS, [(rate, small) for rate in FALSE_LINK_RATES for small in SMALL_GROUPS],
+               lambda e, setting, photos: group_faces(e, sized(setting[0], len(e)), small=setting[1], photos=photos),
+               lambda setting: f"false-link rate {setting[0]:g}, groups of <= {setting[1]} join by centroid",
+               lambda setting: setting[0]),
         Method("DBSCAN", [(eps, 3) for eps in DBSCAN_EPS] + [(eps, 1) for eps in DBSCAN_EPS],
                lambda e, setting, photos: dbscan(e, *setting),
                lambda setting: f"eps {setting[0]:g}, min_samples {setting[1]}"),
@@ -250,11 +270,13 @@ def evaluate(faces: FaceSet, threshold: float, table: list[dict], scale: bool = 
         report["calibration"]["sweeps"][method.name] = [{k: v for k, v in row.items() if k != "value"} for row in rows]
         chosen_settings[method.name] = best(rows)
     winner = max(candidates, key=lambda m: (chosen_settings[m.name]["pairwise_f"], chosen_settings[m.name]["bcubed_f"]))
-    sized = [m for m in candidates if m.settings == list(FALSE_LINK_RATES)]  # the threshold rule's methods
+    sized = [m for m in candidates if m.rate_of is not None]  # the threshold rule's methods
     grouping = winner if winner in sized else sized[0]  # what the client ships; crowded and scale use it
-    rate = chosen_settings[grouping.name]["value"]
+    setting = chosen_settings[grouping.name]["value"]
+    rate = grouping.rate_of(setting)
     report["chosen"] = {"algorithm": winner.name, "setting": chosen_settings[winner.name]["setting"],
                         "false_link_rate": rate if winner is grouping else None,
+                        "small_group": setting[1] if winner is grouping and isinstance(setting, tuple) else None,
                         "calibration": {k: v for k, v in chosen_settings[winner.name].items() if k != "value"},
                         "threshold_at_measured_size": grouping_threshold(
                             threshold, table, int(eligible(measured).sum()), rate)}
@@ -272,24 +294,25 @@ def evaluate(faces: FaceSet, threshold: float, table: list[dict], scale: bool = 
                          | {"chosen_on": "measured people (an upper bound)"})
     report["measured"]["results"] = results + upper
     photos = crowded_photos(measured.identities)
+    described = grouping.describe(setting)
     report["crowded"] = {"photos": int(photos.max() + 1), "people_per_photo": list(PHOTO_PEOPLE), "results": [
-        run_method(grouping, rate, measured, photos) | {"setting": f"false-link rate {rate:g}, one person per photo"},
-        run_method(grouping, rate, measured) | {"setting": f"false-link rate {rate:g}, photos ignored"}]
+        run_method(grouping, setting, measured, photos) | {"setting": f"{described}, one person per photo"},
+        run_method(grouping, setting, measured) | {"setting": f"{described}, photos ignored"}]
         + [row for row in report["measured"]["results"] if row["method"] != grouping.name
            and row["chosen_on"] == "calibration people"]}
-    report["crowded"]["same_photo_pairs_grouped"] = same_photo_pairs(grouping, rate, measured, photos)
+    report["crowded"]["same_photo_pairs_grouped"] = same_photo_pairs(grouping, setting, measured, photos)
     if scale:
         log("scale")
         report["scale"] = scale_figures(measured, threshold, table, rate, log)
     return report
 
 
-def same_photo_pairs(grouping: Method, rate: float, measured: FaceSet, photos: np.ndarray) -> dict:
+def same_photo_pairs(grouping: Method, setting, measured: FaceSet, photos: np.ndarray) -> dict:
     """Pairs of faces of one synthetic photo put in one group, with and without the rule."""
     keep = eligible(measured)
     found = {}
     for label, given in (("one person per photo", photos[keep]), ("photos ignored", None)):
-        groups = np.asarray(grouping.run(measured.embeddings[keep], rate, given))
+        groups = np.asarray(grouping.run(measured.embeddings[keep], setting, given))
         _, counts = np.unique(groups.astype(np.int64) * (photos.max() + 1) + photos[keep], return_counts=True)
         found[label] = int(np.sum(counts * (counts - 1) // 2))
     return found
@@ -302,8 +325,12 @@ def plot(report: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 4))
-    for colour, name in enumerate(("Chinese whispers", "average linkage", "connected components")):
+    small = report["chosen"].get("small_group") or DEFAULT_SMALL_GROUP
+    for colour, name in enumerate((CENTROID_JOINS, "Chinese whispers", "average linkage", "connected components")):
         rows = report["calibration"]["sweeps"][name]
+        if name == CENTROID_JOINS:  # the chosen group size's rows
+            rows = [r for r in rows if r["setting"].endswith(f"<= {small} join by centroid")]
+            name = f"{name} (<= {small})"
         ax.plot(FALSE_LINK_RATES, [r["pairwise_precision"] for r in rows], "-o", color=f"C{colour}",
                 label=f"{name}: precision")
         ax.plot(FALSE_LINK_RATES, [r["pairwise_recall"] for r in rows], "--s", color=f"C{colour}",

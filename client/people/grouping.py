@@ -1,16 +1,24 @@
 """Grouping faces into people: Chinese whispers on the graph of face pairs at or above the
-threshold, with the one-person-per-photo rule and the user's pins; average linkage beside it.
+threshold, then small groups joined to the group whose centroid is most like theirs, with the
+one-person-per-photo rule and the user's pins; average linkage beside it.
 
 Chinese whispers (the default, `chinese_whispers`): every face starts as its own group and, in
 turn (seeded order, a few rounds until nothing changes), takes the group its neighbours (the
 faces it scores >= `threshold` with) carry the most similarity for. A person's less alike
 photos join through their likely neighbours, and one look-alike pair does not move a face
-whose other neighbours vote elsewhere. `make cluster-eval` chose it on the calibration people
-over average linkage, connected components, DBSCAN and HDBSCAN (docs/people.md).
+whose other neighbours vote elsewhere.
+
+Centroid joins (`join_small_groups`): then a group of at most `small` faces joins the group
+whose mean embedding is most like its own, when that cosine reaches the same threshold: a
+person's odd face links to none of their faces but to their average. `group_faces` (the
+client's grouping) is the two in turn; `make cluster-eval` chose it, and its setting, on the
+calibration people over Chinese whispers alone, average linkage, connected components, DBSCAN
+and HDBSCAN (docs/people.md).
 
 Constraints: a face never takes a group that holds another face of its photo or a face it was
 set apart from (it takes the best group it may join, or stays); faces pinned to one group
-share it from the start and never move, so pinned groups stay whole and apart.
+share it from the start and never move, so pinned groups stay whole and apart. Two groups
+never join by centroid where that would break one of these.
 
 Average linkage (`average_linkage`, measured beside it): two groups join while the average
 similarity over all their pairs of faces is >= `threshold`; constraints as distances in the
@@ -202,3 +210,106 @@ def chinese_whispers(embeddings: np.ndarray, threshold: float, *, photos: Sequen
         if not changed:
             break
     return np.unique(labels, return_inverse=True)[1].astype(np.int64)
+
+
+# Groups of at most this many faces join the group their centroid is most like (chosen on the
+# calibration people by `make cluster-eval`, docs/people.md).
+DEFAULT_SMALL_GROUP = 2
+
+
+def group_faces(embeddings: np.ndarray, threshold: float, *, small: int = DEFAULT_SMALL_GROUP,
+                photos: Sequence[Hashable | None] | None = None, pins: Sequence[Hashable | None] | None = None,
+                apart: Iterable[tuple[int, int]] = ()) -> np.ndarray:
+    """The client's grouping: `chinese_whispers`, then `join_small_groups` at the same
+    threshold. A group label (0, 1, ...) for each face; arguments as for `chinese_whispers`."""
+    apart = list(apart)
+    labels = chinese_whispers(embeddings, threshold, photos=photos, pins=pins, apart=apart)
+    labels = join_small_groups(embeddings, labels, threshold, small=small, photos=photos, pins=pins, apart=apart)
+    return np.unique(labels, return_inverse=True)[1].astype(np.int64)
+
+
+def join_small_groups(embeddings: np.ndarray, labels: np.ndarray, threshold: float, *,
+                      small: int = DEFAULT_SMALL_GROUP, photos: Sequence[Hashable | None] | None = None,
+                      pins: Sequence[Hashable | None] | None = None, apart: Iterable[tuple[int, int]] = (),
+                      changed: Iterable[int] | None = None) -> np.ndarray:
+    """`labels` after each group of at most `small` faces joined the group whose centroid (the
+    mean of its faces) is most like its own, when that cosine reaches `threshold`: the most
+    alike pair first, centroids recomputed after each join, until no pair is left. Averaging
+    takes out much of a face's own noise (pose, light), so a person's odd face or pair that
+    no single face links to still lands near the person's centroid. A joined pair keeps the
+    label of its pinned group, else of its larger group, else the lower label. Two groups
+    never join where a photo, a set-apart pair or two different pins would then share one.
+    `changed`: the labels whose faces changed since the groups were last joined (pairs of
+    unchanged groups were checked then); None: all. Arguments as for `chinese_whispers`."""
+    vectors = np.asarray(embeddings, dtype=np.float32)
+    count = len(vectors)
+    given = np.asarray(labels, dtype=np.int64)
+    if count == 0 or small < 1:
+        return given.copy()
+    names, inverse = np.unique(given, return_inverse=True)
+    group_of = inverse.astype(np.int64).reshape(-1)
+    sums = np.zeros((len(names), vectors.shape[1]), dtype=np.float64)
+    np.add.at(sums, group_of, vectors)
+    sizes = np.bincount(group_of, minlength=len(names))
+    members: list[list[int]] = [[] for _ in names]
+    for face, group in enumerate(group_of.tolist()):
+        members[group].append(face)
+    photo_codes, pin_codes = codes(photos, count), codes(pins, count)
+    photos_in = [{int(photo_codes[face]) for face in faces} - {-1} for faces in members]
+    pins_in = [{int(pin_codes[face]) for face in faces} - {-1} for faces in members]
+    apart_of: dict[int, list[int]] = {}
+    for a, b in apart:
+        apart_of.setdefault(a, []).append(b)
+        apart_of.setdefault(b, []).append(a)
+
+    def allowed(one: int, other: int) -> bool:
+        if photos_in[one] & photos_in[other] or (pins_in[one] and pins_in[other] and pins_in[one] != pins_in[other]):
+            return False
+        fewer, more = (one, other) if sizes[one] <= sizes[other] else (other, one)
+        return not any(group_of[partner] == more for face in members[fewer] for partner in apart_of.get(face, ()))
+
+    def proposals_of(rows: np.ndarray, columns: np.ndarray, centroids: np.ndarray) -> list[tuple[float, int, int]]:
+        """Each row group's most alike allowed column group at or above the threshold."""
+        found = []
+        for start in range(0, len(rows), BLOCK):
+            block = rows[start:start + BLOCK]
+            scores = centroids[block] @ centroids[columns].T
+            scores[block[:, None] == columns[None, :]] = -np.inf
+            for row, group in enumerate(block.tolist()):
+                above = np.flatnonzero(scores[row] >= threshold)
+                for k in above[np.argsort(-scores[row, above], kind="stable")].tolist():
+                    if allowed(group, int(columns[k])):
+                        found.append((float(scores[row, k]), group, int(columns[k])))
+                        break
+        return found
+
+    fresh = np.ones(len(names), dtype=bool) if changed is None else np.isin(names, np.fromiter(changed, np.int64))
+    while True:
+        alive = sizes > 0
+        norms = np.linalg.norm(sums, axis=1)
+        centroids = (sums / np.where(norms > 0, norms, 1.0)[:, None]).astype(np.float32)
+        candidates = np.flatnonzero(alive & (sizes <= small))
+        # a fresh small group against every group; an unchanged one against the fresh ones only
+        proposals = proposals_of(candidates[fresh[candidates]], np.flatnonzero(alive), centroids) + \
+            proposals_of(candidates[~fresh[candidates]], np.flatnonzero(alive & fresh), centroids)
+        if not proposals:
+            return names[group_of]
+        touched = np.zeros(len(names), dtype=bool)
+        for _, group, other in sorted(proposals, key=lambda found: (-found[0], found[1], found[2])):
+            if touched[group] or touched[other]:
+                touched[group] = True  # its next best is looked for in the next pass
+                continue
+            keep = min(group, other, key=lambda g: (not pins_in[g], -int(sizes[g]), g))
+            gone = group + other - keep
+            for face in members[gone]:
+                group_of[face] = keep
+            members[keep] += members[gone]
+            members[gone] = []
+            sums[keep] += sums[gone]
+            sums[gone] = 0.0
+            sizes[keep] += sizes[gone]
+            sizes[gone] = 0
+            photos_in[keep] |= photos_in[gone]
+            pins_in[keep] |= pins_in[gone]
+            touched[keep] = touched[gone] = True
+        fresh = touched

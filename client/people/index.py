@@ -11,10 +11,12 @@ Groups have stable ids ("g1", "g2", ...; never reused). The user's decisions are
 every later grouping keeps: the faces of a group the user named, merged or split are pinned
 to it (they stay together, and apart from other pinned groups), and a face the user rejected
 from a group is set apart from the faces it was grouped with. `recluster()` groups every face
-again (grouping.chinese_whispers) and gives each new group the id of the old group it shares
-most faces with; `assign()` only places new faces: a face joins the group its grouped
-neighbours vote for (the Chinese-whispers rule, one step) unless the group holds a face of
-its photo; the rest are grouped among themselves.
+again (grouping.group_faces: Chinese whispers, then small groups join the group whose centroid
+is most like theirs) and gives each new group the id of the old group it shares most faces
+with; `assign()` only places new faces: a face joins the group its grouped neighbours vote for
+(the Chinese-whispers rule, one step) unless the group holds a face of its photo; the rest are
+grouped among themselves; then small groups join by centroid as in `recluster()`, checked only
+against the groups that changed.
 
 Faces smaller than `min_face_size` pixels or below `min_confidence` (the detector's) are left
 unassigned: their embeddings are too unreliable to link.
@@ -38,7 +40,7 @@ from pathlib import Path
 import numpy as np
 
 from ..models import EmbeddedFace, FarThreshold
-from .grouping import chinese_whispers
+from .grouping import DEFAULT_SMALL_GROUP, group_faces, join_small_groups
 from .threshold import DEFAULT_FALSE_LINK_RATE, grouping_threshold
 
 STATE_FILE = "people.json"
@@ -86,6 +88,7 @@ class PeopleIndex:
     far_thresholds: list[dict] = field(default_factory=list)  # the server's calibration table
     false_link_rate: float = DEFAULT_FALSE_LINK_RATE
     one_person_per_photo: bool = True  # False for collages: two faces of a photo may be one person
+    small_group: int = DEFAULT_SMALL_GROUP  # groups of at most this many faces may join by centroid
     min_face_size: float = MIN_FACE_SIZE
     min_confidence: float = MIN_CONFIDENCE
     faces: list[Face] = field(default_factory=list)
@@ -172,8 +175,9 @@ class PeopleIndex:
         neighbours (faces it scores >= the threshold with) carry the most similarity for, the
         Chinese-whispers vote, unless that group holds a face of its photo or one it was set
         apart from (then the next best); faces with no such neighbour are grouped among
-        themselves into new groups. Then unnamed groups are named by `identify`
-        (gallery_link.py). Returns the faces placed."""
+        themselves into new groups. Then groups of at most `small_group` faces join the group
+        whose centroid is most like theirs (grouping.join_small_groups), where either changed.
+        Then unnamed groups are named by `identify` (gallery_link.py). Returns the faces placed."""
         new = [i for i in self.eligible() if self.faces[i].group is None]
         if not new:
             return []
@@ -183,7 +187,7 @@ class PeopleIndex:
         members = self.members()
         photos_of = {g: {self.faces[i].sha256 for i in faces} for g, faces in members.items()}
         apart_of = self.apart_map()
-        left = []
+        left, changed = [], set()
         for start in range(0, len(new), NEW_FACES_AT_ONCE):
             chunk = new[start:start + NEW_FACES_AT_ONCE]
             scores = self.vectors[chunk] @ self.vectors[grouped].T if len(grouped) else np.empty((len(chunk), 0))
@@ -199,6 +203,7 @@ class PeopleIndex:
                     face.group = group
                     members[group].append(i)
                     photos_of[group].add(face.sha256)
+                    changed.add(group)
                     break
                 if face.group is None:
                     left.append(i)
@@ -206,10 +211,32 @@ class PeopleIndex:
             labels = self.link(left, threshold)
             for label in np.unique(labels):
                 group = self.new_group()
+                changed.add(group)
                 for position in np.flatnonzero(labels == label).tolist():
                     self.faces[left[position]].group = group
+        if len(grouped):  # with no groups before, `link` already joined the new ones
+            self.join_small(changed, threshold)
         self.name_from(identify)
         return new
+
+    def join_small(self, changed: set[str], threshold: float) -> None:
+        """grouping.join_small_groups over the grouped faces, pairs with a `changed` group only;
+        a joined pair keeps the older id (or the pinned group's)."""
+        faces = [i for i in self.eligible() if self.faces[i].group is not None]
+        order = sorted({str(self.faces[i].group) for i in faces}, key=group_order)  # older ids: lower labels
+        number = {group: k for k, group in enumerate(order)}
+        position = {face: k for k, face in enumerate(faces)}
+        apart = [(position[a], position[b]) for a, b in self.apart if a in position and b in position]
+        joined = join_small_groups(
+            self.vectors[faces], np.array([number[str(self.faces[i].group)] for i in faces], dtype=np.int64),
+            threshold, small=self.small_group,
+            photos=[self.faces[i].sha256 for i in faces] if self.one_person_per_photo else None,
+            pins=[self.faces[i].pin for i in faces], apart=apart, changed=[number[g] for g in changed if g in number])
+        for k, i in enumerate(faces):
+            self.faces[i].group = order[int(joined[k])]
+        kept = set(self.members())
+        for group in [g for g in order if g not in kept]:
+            self.groups.pop(group, None)
 
     def recluster(self, identify: Identify | None = None) -> None:
         """Groups every eligible face again (the pins and set-apart pairs kept); each new group
@@ -242,12 +269,12 @@ class PeopleIndex:
         self.name_from(identify)
 
     def link(self, faces: list[int], threshold: float) -> np.ndarray:
-        """grouping.chinese_whispers of `faces` (ids) with the state's constraints."""
+        """grouping.group_faces of `faces` (ids) with the state's constraints."""
         position = {face: k for k, face in enumerate(faces)}
         apart = [(position[a], position[b]) for a, b in self.apart if a in position and b in position]
-        return chinese_whispers(self.vectors[faces], threshold,
-                               photos=[self.faces[i].sha256 for i in faces] if self.one_person_per_photo else None,
-                               pins=[self.faces[i].pin for i in faces], apart=apart)
+        return group_faces(self.vectors[faces], threshold, small=self.small_group,
+                           photos=[self.faces[i].sha256 for i in faces] if self.one_person_per_photo else None,
+                           pins=[self.faces[i].pin for i in faces], apart=apart)
 
     def name_from(self, identify: Identify | None) -> None:
         """Names each unnamed group after the person `identify` finds for at least half of its faces."""
@@ -398,7 +425,8 @@ class PeopleIndex:
         folder.mkdir(parents=True, exist_ok=True)
         state = {"format": FORMAT, "model": self.model, "threshold": self.threshold,
                  "far_thresholds": self.far_thresholds, "false_link_rate": self.false_link_rate,
-                 "one_person_per_photo": self.one_person_per_photo, "min_face_size": self.min_face_size,
+                 "one_person_per_photo": self.one_person_per_photo, "small_group": self.small_group,
+                 "min_face_size": self.min_face_size,
                  "min_confidence": self.min_confidence, "next_group": self.next_group,
                  "groups": [asdict(group) for group in self.groups.values()],
                  "faces": [asdict(face) for face in self.faces], "apart": sorted(self.apart),
@@ -417,6 +445,7 @@ class PeopleIndex:
             raise PeopleError(f"{folder / STATE_FILE}: unknown format {state.get('format')!r}")
         index = cls(model=state["model"], threshold=state["threshold"], far_thresholds=state["far_thresholds"],
                     false_link_rate=state["false_link_rate"], one_person_per_photo=state["one_person_per_photo"],
+                    small_group=int(state.get("small_group", DEFAULT_SMALL_GROUP)),
                     min_face_size=state["min_face_size"], min_confidence=state["min_confidence"],
                     faces=[Face(**face) for face in state["faces"]],
                     groups={group["id"]: Group(**group) for group in state["groups"]},
