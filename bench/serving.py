@@ -135,7 +135,7 @@ class Stages:
                 for key in times:
                     times[key].append(steps[key])
         served = [found.crop for i, data in enumerate(self.photos) for found in self.handler.pipeline.photo_faces(
-            data, self.max_pixels, 1 if i == 0 else self.max_faces)]
+            data, self.max_pixels, 1 if i == 0 else self.max_faces)[0]]
         if len(served) != len(crops) or any(not np.array_equal(a, b) for a, b in zip(served, crops, strict=False)):
             raise SystemExit("the timed steps no longer give the serving path's crops: bench.serving.Stages is stale")
         return {key: LatencySummary.of(values) for key, values in times.items()}, crops

@@ -26,11 +26,13 @@ Writes reports/stream.json:
   hard cut to another scene): segments right within 0.5 s, and names shown on frames where
   that person was not there (none expected);
 * cameras: `watch`'s Watcher on 1, 2, 3 ... cameras, each an MJPEG stream over HTTP looping the
-  LFW clip (640x480, 1 to 3 faces) at 10 frames/s, for CAMERA_RUN_S seconds each: the share of
-  the cameras' frames identified (1.0: it keeps up), event latency (frame decoded -> event
-  sent, p50 / p95 over every event), CPU seconds per second of stream for this process (the
-  readers, tracking, look-ups) and for the whole machine (the service included, and whatever
-  else runs: "machine" records the load);
+  LFW clip (640x480, 1 to 3 faces) at 10 frames/s, against a served gallery, for CAMERA_RUN_S
+  seconds each: the share of the cameras' frames identified (1.0: it keeps up), event latency
+  (frame decoded -> event sent, p50 / p95 over every event), embeddings and frames sent to
+  the service per frame, CPU seconds per second of stream for this process (the readers,
+  detection next to the cameras, tracking) and for the whole machine (the service included,
+  and whatever else runs: "machine" records the load); then the most cameras with every
+  frame sent to the service for its boxes, and one camera with every face embedded;
 * targets: >= 10 frames/s and delay p95 <= 300 ms for the Live tab at up to 3 faces,
   >= 95% right names on sampled frames, video identify at least real time.
 
@@ -43,6 +45,7 @@ import argparse
 import base64
 import io
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -178,10 +181,13 @@ class _Collected:
         pass
 
 
-def cameras_run(target: Target, gallery_dir: str, clip: clips.Clip, counts: list[int], seconds: float) -> dict:
-    """`watch` on `count` MJPEG cameras looping the clip at SAMPLE_FPS, for each count, each
-    frame's boxes and the embeddings of the faces due for a look-up only; then one camera with
-    every face of every frame embedded (the compute the saving saves)."""
+def cameras_run(target: Target, people: list[clips.Person], clip: clips.Clip, counts: list[int],
+                seconds: float) -> dict:
+    """`watch` on `count` MJPEG cameras looping the clip at SAMPLE_FPS against the service's
+    gallery (`people` enrolled in a served gallery of the bench's own, removed after), for each
+    count: frames detected next to the cameras and the faces due for a look-up embedded; then
+    the same with every frame sent to the service for its boxes, and with every face of every
+    frame embedded (the compute each saving saves)."""
     import threading
 
     import psutil
@@ -196,16 +202,24 @@ def cameras_run(target: Target, gallery_dir: str, clip: clips.Clip, counts: list
     jpegs = [base64.b64decode(data_url(frame).split(",", 1)[1]) for t, frame in clip.frames()
              if round(t * clip.fps) % step == 0]
     token = read_key_file(target.key_file)
+    from client.gallery import Gallery
     from client.video.frames import EVERY_FACE, NEEDED_FACES
 
+    gallery_name = f"bench-stream-{os.getpid()}"
+    with Gallery(client=FaceClient(target.inference, token=token), name=gallery_name) as gallery:
+        for person in people:
+            if person.enrol:
+                gallery.enroll(person.name, person.enrol)
+    here, sent = (NEEDED_FACES, True), (NEEDED_FACES, False)  # (embed, detected next to the camera)
+    runs = [(count, *here) for count in counts] + [(max(counts), *sent), (1, EVERY_FACE, False)]
     rows = []
-    for count, embed in [(count, NEEDED_FACES) for count in counts] + [(1, EVERY_FACE)]:
+    for count, embed, detect_here in runs:
         servers = [clips.MjpegServer(jpegs, fps=SAMPLE_FPS) for _ in range(count)]
         sink = _Collected()
-        identifier = SharedGalleryIdentifier(gallery_dir, FaceClient(target.inference, token=token))
+        identifier = SharedGalleryIdentifier(None, FaceClient(target.inference, token=token), name=gallery_name)
         watcher = Watcher([Camera(f"cam{i + 1}", server.url) for i, server in enumerate(servers)],
                           lambda: FaceClient(target.inference, token=token), identifier, [sink], fps=SAMPLE_FPS,
-                          frame_options={"embed": embed})
+                          frame_options={"embed": embed, "detect_here": detect_here})
         stop = threading.Event()
         runner = threading.Thread(target=watcher.run, args=(stop,), daemon=True)
         runner.start()
@@ -228,18 +242,27 @@ def cameras_run(target: Target, gallery_dir: str, clip: clips.Clip, counts: list
         shares = [processed[name] / (elapsed * SAMPLE_FPS) for name in processed]
         identified = max(1, sum(w.processed for w in watcher.watches))  # over the whole run, warm-up included
         embedded = sum(w.frames.embeddings for w in watcher.watches)
-        rows.append({"cameras": count, "embed": embed, "fps": SAMPLE_FPS, "seconds": round(elapsed, 1),
+        sent_frames = sum(w.frames.embedder.sent_frames for w in watcher.watches)
+        identifier.close()
+        rows.append({"cameras": count, "embed": embed, "detected": "camera side" if detect_here else "service",
+                     "fps": SAMPLE_FPS, "seconds": round(elapsed, 1),
                      "identified_share": {"min": round(min(shares), 3), "mean": round(sum(shares) / count, 3)},
                      "keeps_up": min(shares) >= KEEPS_UP,
                      "frames_decoded_per_s": round(sum(decoded.values()) / elapsed / count, 2),
                      "events": len(sink.events) - first_event,
                      "embeddings_per_identified_frame": round(embedded / identified, 2),
+                     "frames_sent_per_identified_frame": round(sent_frames / identified, 3),
                      "event_latency_ms": LatencySummary.of(latencies, "ms") if latencies else None,
                      "cpu_per_stream": {"this_process": round(cpu_s / elapsed / count, 3),
                                         "machine": round(machine_s / elapsed / count, 3)}})
-        print(f"cameras={count} ({embed}): identified share {rows[-1]['identified_share']}, "
-              f"latency {rows[-1]['event_latency_ms']}", file=sys.stderr)
-    kept = [row["cameras"] for row in rows if row["keeps_up"] and row["embed"] == NEEDED_FACES]
+        print(f"cameras={count} ({embed}, detected {rows[-1]['detected']}): identified share "
+              f"{rows[-1]['identified_share']}, latency {rows[-1]['event_latency_ms']}", file=sys.stderr)
+    with Gallery(client=FaceClient(target.inference, token=token), name=gallery_name) as gallery:
+        for person in people:
+            if person.enrol:
+                gallery.remove(person.name)
+    kept = [row["cameras"] for row in rows if row["keeps_up"] and (row["embed"], row["detected"]) == (NEEDED_FACES,
+                                                                                                      "camera side")]
     return {"clip": "LFW clip looped (1-3 faces)", "size": list(clips.SIZE), "keeps_up_threshold": KEEPS_UP,
             "most_cameras_kept_up": max(kept) if kept else 0, "runs": rows}
 
@@ -308,7 +331,7 @@ def main(argv: list[str] | None = None) -> int:
         gallery_dir = str(work / "gallery")
         report["video_identify"] = video_identify(target, work / "lfw.mp4", gallery_dir, work / "identify.json")
         counts = [int(n) for n in args.cameras.split(",") if n.strip()]
-        report["cameras"] = cameras_run(target, gallery_dir, clips.lfw_clip(data_dir), counts, args.camera_seconds)
+        report["cameras"] = cameras_run(target, people, clips.lfw_clip(data_dir), counts, args.camera_seconds)
     worst = max(live.values(), key=lambda f: f["delay_ms"]["p95"])
     slowest = min(live.values(), key=lambda f: f["frames_per_s"])
     report["targets"] = {

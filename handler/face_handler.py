@@ -128,17 +128,17 @@ class FaceHandler(BaseHandler):
 
     def _faces(self, photo: Photo, max_faces: int | None = None) -> dict:
         try:
-            faces = self.pipeline.photo_faces(photo.data, self.settings.max_pixels,
-                                              max_faces or self.settings.max_faces)
+            faces, size = self.pipeline.photo_faces(photo.data, self.settings.max_pixels,
+                                                    max_faces or self.settings.max_faces)
         except ImageError as exc:
             raise RequestError(exc.code, f"{photo.name}: {exc}") from None
-        return {"name": photo.name, "faces": faces}
+        return {"name": photo.name, "faces": faces, "size": size}
 
     def embed_photo(self, data: bytes, name: str) -> dict:
         """face-embed's answer for one photo, computed in this worker (face-gallery's embeddings)."""
         photo = self._faces(Photo(name, data))
         photo["embeddings"] = self.embedder.embed([found.crop for found in photo["faces"]])
-        return self._embed_response({"many": False, "photos": [photo]})
+        return self._embed_response({"many": False, "photos": [photo], "embeddings": True})
 
     def inference(self, items: list) -> list:
         """Every face of every photo of every request through the network at once
@@ -190,7 +190,13 @@ class FaceHandler(BaseHandler):
         head = {"model": self.label, "aliases": self.aliases, "threshold": self.threshold,
                 "far_thresholds": self.far_thresholds}
         if not item["many"]:
-            return head | {"faces": _embedded_faces(item["photos"][0])}
+            photo = item["photos"][0]
+            if not item["embeddings"]:
+                # boxes only (a stream's frames): the detector's settings ride along, so a caller
+                # detecting the next frames itself finds the faces this server would
+                detector = self.pipeline.detector.settings_for(*photo["size"])
+                head |= {"detector": detector | {"max_faces": self.settings.max_faces}}
+            return head | {"faces": _embedded_faces(photo)}
         return head | {"photos": [
             {"name": photo["name"], "faces": [],
              "error": {"code": photo["error"].code, "message": photo["error"].message}}

@@ -76,6 +76,7 @@ class FaceDetector:
         self.max_side = max_side
         self.min_face = min_face
         self.retry_below = retry_below
+        self.score_threshold, self.nms_threshold, self.top_k = score_threshold, nms_threshold, top_k
         self._net = cv2.FaceDetectorYN.create(
             self.model_path, "", (320, 320), score_threshold, nms_threshold, top_k
         )
@@ -83,6 +84,21 @@ class FaceDetector:
     def scale_for(self, width: int, height: int) -> float:
         """The factor the photo is resized by before detection (<= 1)."""
         return min(1.0, max(self.max_side / max(height, width), YUNET_MIN_FACE / self.min_face))
+
+    def input_size(self, width: int, height: int) -> tuple[int, int]:
+        """The (width, height) a photo of this size is detected at."""
+        scale = self.scale_for(width, height)
+        if scale >= 1.0:
+            return width, height
+        return max(1, round(width * scale)), max(1, round(height * scale))
+
+    def settings_for(self, width: int, height: int) -> dict:
+        """What another YuNet needs to find the same upright faces in a photo of this size:
+        the model file, its thresholds, the input size (the photo resized with cv2.INTER_AREA)
+        and the scale boxes are divided by (the turned passes are not included)."""
+        return {"model": Path(self.model_path).name, "score_threshold": self.score_threshold,
+                "nms_threshold": self.nms_threshold, "top_k": self.top_k,
+                "input_size": list(self.input_size(width, height)), "scale": self.scale_for(width, height)}
 
     def detect(self, image: np.ndarray) -> list[Face]:
         faces = self.detect_upright(image)
@@ -96,8 +112,7 @@ class FaceDetector:
         height, width = image.shape[:2]
         scale = self.scale_for(width, height)
         if scale < 1.0:
-            small = cv2.resize(image, (max(1, round(width * scale)), max(1, round(height * scale))),
-                               interpolation=cv2.INTER_AREA)
+            small = cv2.resize(image, self.input_size(width, height), interpolation=cv2.INTER_AREA)
         else:
             small = image
         self._net.setInputSize((small.shape[1], small.shape[0]))

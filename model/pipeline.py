@@ -23,11 +23,12 @@ class FacePipeline:
         self.detector = detector or FaceDetector()
         self.size = size
 
-    def photo_faces(self, data: bytes | bytearray, max_pixels: int, max_faces: int | None = None) -> list[DetectedFace]:
-        """An encoded photo -> its faces (largest first), each aligned: the serving path.
-        Raises model.image_io.ImageError for bytes that are not a usable photo."""
+    def photo_faces(self, data: bytes | bytearray, max_pixels: int,
+                    max_faces: int | None = None) -> tuple[list[DetectedFace], tuple[int, int]]:
+        """An encoded photo -> its faces (largest first), each aligned, and its (width, height):
+        the serving path. Raises model.image_io.ImageError for bytes that are not a usable photo."""
         image = decode_image(data, max_pixels)
-        return self.align(image, self.detect(image, max_faces))
+        return self.align(image, self.detect(image, max_faces)), (image.shape[1], image.shape[0])
 
     def faces(self, image: np.ndarray, max_faces: int | None = None) -> list[DetectedFace]:
         """Every face in the photo (largest first), each aligned."""

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger("face_verify.watch")
 
 DEFAULT_FPS = 5.0
+RECHECK_S = 1.0  # seconds between look-ups of a face whose name is agreed (frame_options' reid_every overrides)
 RECENT_EVENTS = 200  # events the latency figures are taken over
 
 
@@ -57,7 +58,10 @@ class CameraWatch:
 
         self.camera, self.client, self.sinks, self.snapshots = camera, client, sinks, snapshots
         self.source = FrameSource(camera, fps, **(source_options or {}))
-        self.frames = FrameIdentifier(client, identifier, fps, **(frame_options or {}))
+        # a camera's faces stay for long: an agreed face is re-checked every RECHECK_S, not every
+        # few frames (a changed look is re-checked at once, whatever this says: tracking.py)
+        frame_options = {"reid_every": max(1, round(RECHECK_S * fps)), **(frame_options or {})}
+        self.frames = FrameIdentifier(client, identifier, fps, **frame_options)
         self.presence = Presence(camera.name)
         self.lost_after_s = self.frames.tracker.lost_frames / fps
         self.processed = 0
@@ -143,7 +147,8 @@ class Watcher:
     health: the file the cameras' state is written to every `health_every_s` and at the end.
     snapshots: where unknown faces' crops go (None: nowhere).
     source_options: FrameSource's (backoff_s, max_backoff_s, timeouts, rtsp_transport).
-    frame_options: FrameIdentifier's (min_face, quality, scene_cuts, tracker knobs).
+    frame_options: FrameIdentifier's (min_face, quality, scene_cuts, detect_here, embed, tracker
+        knobs; reid_every defaults to RECHECK_S seconds of frames).
     collect: the unknown people's faces go to this people state (client/people/unknown.py's
         UnknownFaces; its `close()` writes what is left).
     """

@@ -1,9 +1,12 @@
 """Which faces the service embeds: every face of every frame (one call: detection and
 embeddings), or only the faces whose tracks need a look-up.
 
-In the second way each frame is sent for its boxes only (face-embed with `embeddings`
-false: the detector runs, the embedding network does not), and the faces the tracker wants
-looked up are sent again as crops (one request for all of them), which the service detects
+In the second way the frames' faces are found without embeddings: the first frame of a size
+is sent for its boxes only (face-embed with `embeddings` false: the detector runs, the
+embedding network does not), and the next ones are detected here with the settings that
+answer carries (detection.py: the service's YuNet, thresholds and input size), so a frame
+costs no request; without the model file here every frame is sent so. The faces the tracker
+wants looked up are sent as crops (one request for all of them), which the service detects
 and aligns by its own rules, so the client keeps no copy of them. Between look-ups a cheap
 appearance check stands in for the embedding: a face whose small grey thumbnail stops
 resembling its thumbnail at the last look-up is looked up at once (someone else may stand
@@ -17,6 +20,7 @@ from ..client import FaceClient
 from ..errors import BadInputError
 from ..models import Box, EmbeddingResult
 from ..photos import photo_part
+from .detection import LocalDetector
 
 logger = logging.getLogger(__name__)
 
@@ -50,29 +54,58 @@ class FaceEmbedder:
         the faces to look up only). A server without boxes-only requests refuses the option:
         then EVERY_FACE from there on.
     crop_margin: NEEDED_FACES crops: the share of the box added on each side.
+    detect_here: NEEDED_FACES: detect frames here with the service's settings (False: every
+        frame is sent to the service for its boxes).
     """
 
-    def __init__(self, client: FaceClient, mode: str = NEEDED_FACES, crop_margin: float = CROP_MARGIN) -> None:
+    def __init__(self, client: FaceClient, mode: str = NEEDED_FACES, crop_margin: float = CROP_MARGIN,
+                 detect_here: bool = True) -> None:
         if mode not in (EVERY_FACE, NEEDED_FACES):
             raise ValueError(f"mode must be {EVERY_FACE!r} or {NEEDED_FACES!r}, not {mode!r}")
-        self.client, self.mode, self.crop_margin = client, mode, crop_margin
+        self.client, self.mode, self.crop_margin, self.detect_here = client, mode, crop_margin, detect_here
         self.embedded = 0  # faces the service embedded
+        self.sent_frames = 0  # frames sent to the service (the rest were detected here)
+        self.detector: LocalDetector | None = None
+        self._answer: EmbeddingResult | None = None  # the service's last boxes-only answer: model, thresholds
 
     def frame(self, frame) -> EmbeddingResult:
         """The frame's faces: with embeddings (EVERY_FACE), or boxes only (embedding [])."""
         if self.mode == NEEDED_FACES:
+            height, width = frame.shape[:2]
+            if self.detector is not None and self.detector.size == (width, height) and self._answer is not None:
+                return self._answer.model_copy(update={"faces": self.detector.detect(frame)})
             try:
-                return self._boxes(frame)
+                answer = self._boxes(frame)
             except BadInputError as exc:
                 if exc.code != "unknown_field":
                     raise
                 logger.warning("the service cannot answer boxes only (%s): every face is embedded", exc)
                 self.mode = EVERY_FACE
+            else:
+                if self.detect_here:
+                    self._detect_next(answer, (width, height))
+                return answer
+        self.sent_frames += 1
         answer = self.client.embed(frame)
         self.embedded += len(answer.faces)
         return answer
 
+    def _detect_next(self, answer: EmbeddingResult, size: tuple[int, int]) -> None:
+        self._answer = answer
+        if self.detector is not None and self.detector.size == size:
+            return
+        try:
+            self.detector = LocalDetector.for_frames(answer.detector, size)
+        except ImportError as exc:  # no OpenCV here
+            self.detector = None
+            logger.warning("frames are detected by the service (%s)", exc)
+        if self.detector is None:
+            self.detect_here = False
+            logger.warning("no copy of the service's detector here (%s): every frame is sent for its boxes",
+                           answer.detector.model if answer.detector else "an older server sends no settings")
+
     def _boxes(self, frame) -> EmbeddingResult:
+        self.sent_frames += 1
         part = photo_part("image", frame, self.client.encoding)
         # FaceClient.embed has no boxes-only option; the form is face-embed's as the handler documents it
         return self.client._post_multipart(self.client.embed_model, [("image", part), ("embeddings", "false")],

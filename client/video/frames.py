@@ -32,19 +32,21 @@ class FrameIdentifier:
     scene_cuts: the scene-cut detector (default SceneCuts()); None: no cut detection.
     embed: NEEDED_FACES (default): each frame's boxes, and the embeddings of the faces due for
         a look-up only; EVERY_FACE: every face of every frame embedded (embedding.py).
+    detect_here: NEEDED_FACES: frames detected here with the service's detector settings
+        (default); False: each frame sent to the service for its boxes (embedding.py).
     tracker_options: the FaceTracker's (reid_every, reid_iou, agree, switch_frames, ...;
         tracking=False: every face looked up on every frame, the baseline).
     """
 
     def __init__(self, client: FaceClient, identifier: Identifier, fps: float, min_face: float = MIN_FACE_PX,
                  quality: FaceQuality | None = None, scene_cuts: SceneCuts | None | bool = True,
-                 embed: str = NEEDED_FACES, **tracker_options) -> None:
+                 embed: str = NEEDED_FACES, detect_here: bool = True, **tracker_options) -> None:
         self.client, self.identifier = client, identifier
         self.quality = quality or FaceQuality(min_face_px=min_face)
         self.scene_cuts = SceneCuts() if scene_cuts is True else scene_cuts or None
         self.tracker = FaceTracker(identifier, fps, **tracker_options)
         # without tracking every face is looked up on every frame: one call embeds them all
-        self.embedder = FaceEmbedder(client, embed if self.tracker.tracking else EVERY_FACE)
+        self.embedder = FaceEmbedder(client, embed if self.tracker.tracking else EVERY_FACE, detect_here=detect_here)
         self.frames = 0
 
     @property

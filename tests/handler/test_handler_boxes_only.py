@@ -53,3 +53,25 @@ def test_boxes_only_finds_the_same_faces_without_the_network(embed, photo_bytes,
     assert status == 200 and calls == []
     assert [len(p["faces"]) for p in many["photos"]] == [1, 0] and many["photos"][1]["error"]["code"] == "not_an_image"
     assert many["photos"][0]["faces"][0]["embedding"] == []
+
+
+def test_boxes_only_says_how_the_photo_was_detected(embed, photo_bytes):
+    """The detector's settings ride along (one photo), and another YuNet set up with them
+    finds the same faces in the decoded photo."""
+    from client.models import DetectorSettings
+    from client.video.detection import LocalDetector
+    from model.image_io import decode_image
+
+    data = photo_bytes["group"]
+    answer, status = embed.one({"image": bytearray(data), "embeddings": bytearray(b"false")})
+    assert status == 200
+    image = decode_image(data)
+    settings = DetectorSettings(**answer["detector"])
+    assert settings.model == "face_detection_yunet_2023mar_int8bq.onnx" and settings.max_faces >= 1
+    assert settings.scale <= 1.0 and settings.input_size[0] <= image.shape[1]
+    local = LocalDetector.for_frames(settings, (image.shape[1], image.shape[0]))
+    assert local is not None
+    found = local.detect(image[:, :, ::-1].copy())  # the detector takes RGB frames
+    assert [f.box for f in found] == [tuple(f["box"]) for f in answer["faces"]]
+    full, _ = embed.one({"image": bytearray(data)})
+    assert "detector" not in full  # only boxes-only answers carry it
