@@ -215,6 +215,7 @@ def chinese_whispers(embeddings: np.ndarray, threshold: float, *, photos: Sequen
 # Groups of at most this many faces join the group their centroid is most like (chosen on the
 # calibration people by `make cluster-eval`, docs/people.md).
 DEFAULT_SMALL_GROUP = 2
+CENTROID_SCORES = 64_000_000  # small groups' centroids scored against the others at once (256 MB)
 
 
 def group_faces(embeddings: np.ndarray, threshold: float, *, small: int = DEFAULT_SMALL_GROUP,
@@ -248,12 +249,13 @@ def join_small_groups(embeddings: np.ndarray, labels: np.ndarray, threshold: flo
         return given.copy()
     names, inverse = np.unique(given, return_inverse=True)
     group_of = inverse.astype(np.int64).reshape(-1)
-    sums = np.zeros((len(names), vectors.shape[1]), dtype=np.float64)
-    np.add.at(sums, group_of, vectors)
+    from scipy.sparse import csr_matrix
+
+    by_group = np.argsort(group_of, kind="stable")
     sizes = np.bincount(group_of, minlength=len(names))
-    members: list[list[int]] = [[] for _ in names]
-    for face, group in enumerate(group_of.tolist()):
-        members[group].append(face)
+    one_hot = csr_matrix((np.ones(count, dtype=np.float32), (group_of, np.arange(count))), shape=(len(names), count))
+    sums = np.asarray(one_hot @ vectors, dtype=np.float64)
+    members: list[list[int]] = [part.tolist() for part in np.split(by_group, np.cumsum(sizes)[:-1])]
     photo_codes, pin_codes = codes(photos, count), codes(pins, count)
     photos_in = [{int(photo_codes[face]) for face in faces} - {-1} for faces in members]
     pins_in = [{int(pin_codes[face]) for face in faces} - {-1} for faces in members]
@@ -270,11 +272,16 @@ def join_small_groups(embeddings: np.ndarray, labels: np.ndarray, threshold: flo
 
     def proposals_of(rows: np.ndarray, columns: np.ndarray, centroids: np.ndarray) -> list[tuple[float, int, int]]:
         """Each row group's most alike allowed column group at or above the threshold."""
-        found = []
-        for start in range(0, len(rows), BLOCK):
-            block = rows[start:start + BLOCK]
+        found: list[tuple[float, int, int]] = []
+        if not len(rows) or not len(columns):
+            return found
+        step = max(1, min(BLOCK, CENTROID_SCORES // len(columns)))
+        for start in range(0, len(rows), step):
+            block = rows[start:start + step]
             scores = centroids[block] @ centroids[columns].T
-            scores[block[:, None] == columns[None, :]] = -np.inf
+            at = np.minimum(np.searchsorted(columns, block), len(columns) - 1)
+            own = columns[at] == block  # a group is not its own best match
+            scores[np.flatnonzero(own), at[own]] = -np.inf
             for row, group in enumerate(block.tolist()):
                 above = np.flatnonzero(scores[row] >= threshold)
                 for k in above[np.argsort(-scores[row, above], kind="stable")].tolist():
