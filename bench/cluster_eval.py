@@ -15,8 +15,9 @@
    reported as such). Pairwise and BCubed precision / recall / F, groups, seconds.
 4. Crowded: the same faces put several to a synthetic photo (3-6 different people each), so
    the one-person-per-photo rule can act; measured with and without it.
-5. --scale: seconds to group 100k embeddings (the measured people's plus synthetic people)
-   and to add 1,000 new faces to the grouped collection.
+5. --scale: seconds and peak memory to group 100k and 1M embeddings (the measured people's
+   plus synthetic people) and to add 1,000 new faces to each grouped collection
+   (bench/cluster_scale.py, each size in a process of its own, checkpointed).
 
 Faces the detector missed (the centre crop was embedded) or below the size / confidence
 floors are left unassigned, as PeopleIndex does; they count as groups of their own.
@@ -25,12 +26,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
+from bench.cluster_scale import SCALE_SIZES, scale_figures
 from client.people.grouping import (
     DEFAULT_SMALL_GROUP,
     average_linkage,
@@ -39,7 +42,7 @@ from client.people.grouping import (
     group_faces,
     similar_pairs,
 )
-from client.people.index import MIN_CONFIDENCE, MIN_FACE_SIZE, PeopleIndex
+from client.people.index import MIN_CONFIDENCE, MIN_FACE_SIZE
 from client.people.threshold import grouping_threshold
 from evaluation.cluster_faces import CALIBRATION_SPLITS, MEASURED_SPLITS, FaceSet, load_faces, served_far_table
 from evaluation.cluster_metrics import scores
@@ -52,8 +55,6 @@ DBSCAN_EPS = (0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65)  # cosine distance
 IMMICH = {"eps": 0.5, "min_samples": 3}  # Immich's face clustering defaults (max distance 0.5, min faces 3)
 HDBSCAN_SIZES = (2, 3, 5)
 PHOTO_PEOPLE = (3, 6)  # people per synthetic crowded photo
-SCALE_FACES = 100_000
-SCALE_ADD = 1_000
 
 
 # ---------------------------------------------------------------------- the algorithms
@@ -180,76 +181,11 @@ def crowded_photos(identities: np.ndarray, seed: int = 0) -> np.ndarray:
     return photos
 
 
-def scale_figures(measured: FaceSet, threshold: float, table: list[dict], rate: float, log=print) -> dict:
-    """Seconds to group SCALE_FACES embeddings (the measured faces plus synthetic people: a
-    random direction each, 2-10 faces scattered around it as widely as real people's) and to
-    add SCALE_ADD more faces to the grouped collection (PeopleIndex.assign); the scores of the
-    whole collection and of its measured faces after each (the threshold is stricter at this
-    size)."""
-    rng = np.random.default_rng(0)
-    real = measured.embeddings[eligible(measured)]
-    spread = same_person_spread(measured)
-    need = SCALE_FACES + SCALE_ADD - len(real)
-    sizes = rng.integers(2, 11, size=need // 2)
-    sizes = sizes[: np.searchsorted(np.cumsum(sizes), need) + 1]
-    centres = unit(rng.standard_normal((len(sizes), real.shape[1])).astype(np.float32))
-    synthetic = unit(np.repeat(centres, sizes, axis=0)
-                     + spread * rng.standard_normal((int(sizes.sum()), real.shape[1])).astype(np.float32))[:need]
-    vectors = np.concatenate([real, synthetic])
-    people = np.concatenate([measured.identities[eligible(measured)],
-                             np.repeat([f"synthetic_{k}" for k in range(len(sizes))], sizes)[:need]])
-    order = rng.permutation(len(vectors))
-    base, added = vectors[order[:SCALE_FACES]], vectors[order[SCALE_FACES:]]
-    index = PeopleIndex(threshold=threshold, far_thresholds=table, false_link_rate=rate)
-    grouped = add_and_assign(index, "photo", base)
-    log(f"  grouped {SCALE_FACES:,} faces in {grouped:.1f} s")
-    found = {"grouped": collection_scores(index, people[order[:SCALE_FACES]], len(real), order)}
-    add_seconds = add_and_assign(index, "new", added)
-    log(f"  added {len(added):,} faces in {add_seconds:.1f} s")
-    found["after_adding"] = collection_scores(index, people[order], len(real), order)
-    return {"faces": SCALE_FACES, "real_faces": int(len(real)), "synthetic_spread": round(float(spread), 4),
-            "threshold": index.grouping_threshold(), "groups": len(index.members()),
-            "group_seconds": round(grouped, 1), "added_faces": int(len(added)), "add_seconds": round(add_seconds, 2),
-            "scores": found}
-
-
-def add_and_assign(index: PeopleIndex, prefix: str, vectors: np.ndarray) -> float:
-    """Adds each vector as a photo `<prefix>_<k>` with that one face, then groups: the seconds
-    the grouping took."""
-    from client.models import EmbeddedFace
-
-    for k, vector in enumerate(vectors):
-        index.add_photo(f"{prefix}_{k}", f"{prefix}_{k}", [EmbeddedFace(box=(0, 0, 100, 100), confidence=1.0,
-                                                                        embedding=vector.tolist())])
-    started = time.perf_counter()
-    index.assign()
-    return time.perf_counter() - started
-
-
-def collection_scores(index, people: np.ndarray, real: int, order: np.ndarray) -> dict:
-    """Scores of the index's faces (face k is vectors[order[k]], of person people[k]): all of
-    them, and the measured (real) faces alone (vectors[:real])."""
-    groups = np.array([face.group for face in index.faces], dtype=object)
-    is_real = order[:len(groups)] < real
-    return {"all": scores(people, groups), "measured_faces": scores(people[is_real], groups[is_real])}
-
-
-def unit(vectors: np.ndarray) -> np.ndarray:
-    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
-
-
 def same_person_spread(faces: FaceSet) -> float:
-    """Per-dimension noise that gives synthetic people the measured people's mean same-person
-    similarity: for unit centre + noise of variance s^2 per dimension in D dimensions, the
-    expected cosine of two faces is about 1 / (1 + D s^2)."""
-    vectors, people = faces.embeddings, faces.identities
-    _, person = np.unique(people, return_inverse=True)
-    sums = np.zeros((person.max() + 1, vectors.shape[1]))
-    np.add.at(sums, person, vectors)
-    counts = np.bincount(person)
-    many = counts >= 2
-    same = ((np.sum(sums[many] ** 2, axis=1) - counts[many]) / (counts[many] * (counts[many] - 1))).mean()
-    return float(np.sqrt((1 / same - 1) / vectors.shape[1]))
+    """The synthetic people's per-dimension spread for these faces (cluster_scale.same_person_spread)."""
+    from bench.cluster_scale import same_person_spread as spread
+
+    return spread(faces.embeddings, faces.identities)
 
 
 def summary(faces: FaceSet) -> dict:
@@ -258,7 +194,8 @@ def summary(faces: FaceSet) -> dict:
             "by_split": {split: int((faces.splits == split).sum()) for split in np.unique(faces.splits).tolist()}}
 
 
-def evaluate(faces: FaceSet, threshold: float, table: list[dict], scale: bool = False, log=print) -> dict:
+def evaluate(faces: FaceSet, threshold: float, table: list[dict], scale: bool = False,
+             scale_sizes: tuple[int, ...] = SCALE_SIZES, log=print) -> dict:
     calibration, measured = faces.of_splits(CALIBRATION_SPLITS), faces.of_splits(MEASURED_SPLITS)
     candidates = methods(threshold, table)
     report: dict = {"served_threshold": threshold, "far_thresholds": table, "precision_floor": PRECISION_FLOOR,
@@ -303,7 +240,9 @@ def evaluate(faces: FaceSet, threshold: float, table: list[dict], scale: bool = 
     report["crowded"]["same_photo_pairs_grouped"] = same_photo_pairs(grouping, setting, measured, photos)
     if scale:
         log("scale")
-        report["scale"] = scale_figures(measured, threshold, table, rate, log)
+        keep = eligible(measured)
+        report["scale"] = scale_figures(measured.embeddings[keep], measured.identities[keep], threshold, table, rate,
+                                        scale_sizes, log=log)
     return report
 
 
@@ -357,15 +296,23 @@ def main() -> None:
     parser.add_argument("--plot", default="reports/plots/clusters.png")
     parser.add_argument("--plot-only", action="store_true", help="redraw the plot from --out")
     parser.add_argument("--scale", action="store_true",
-                        help=f"also time grouping {SCALE_FACES:,} faces and adding {SCALE_ADD:,}")
+                        help="also time grouping --scale-sizes faces and adding 1,000 to each")
+    parser.add_argument("--scale-sizes", default=",".join(str(size) for size in SCALE_SIZES),
+                        help="collection sizes for --scale, comma-separated")
     args = parser.parse_args()
     if args.plot_only:
         plot(json.loads(Path(args.out).read_text()), Path(args.plot))
         return
     faces = load_faces(args.data_dir, args.cache_dir, args.weights)
     threshold, table = served_far_table(args.weights)
-    report = {"command": "make cluster-eval" + (" ARGS=--scale" if args.scale else "")}
-    report |= evaluate(faces, threshold, table, scale=args.scale, log=lambda line: print(line, flush=True))
+    sizes = tuple(int(size) for size in args.scale_sizes.split(","))
+    command = "make cluster-eval" + (" ARGS=--scale" if args.scale else "")
+    if args.scale and sizes != SCALE_SIZES:
+        command = f'make cluster-eval ARGS="--scale --scale-sizes {args.scale_sizes}"'
+    logging.basicConfig(level=logging.INFO, format="  %(asctime)s %(message)s", datefmt="%H:%M:%S")
+    report = {"command": command}
+    report |= evaluate(faces, threshold, table, scale=args.scale, scale_sizes=sizes,
+                       log=lambda line: print(line, flush=True))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
     plot(report, Path(args.plot))

@@ -42,9 +42,16 @@ STRICTER = 0.02  # threshold step for splitting an over-large component
 BLOCK = 1024  # rows of the similarity matrix computed at once (1024 x 100k floats: 400 MB)
 
 
-def similar_pairs(embeddings: np.ndarray, threshold: float, block: int = BLOCK) -> tuple[np.ndarray, np.ndarray]:
-    """(i, j) with i < j of every pair of faces with cosine similarity >= threshold."""
+def similar_pairs(embeddings: np.ndarray, threshold: float, block: int = BLOCK,
+                  approximate_above: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(i, j) with i < j of every pair of faces with cosine similarity >= threshold. Above
+    `approximate_above` faces (default pairs.APPROXIMATE_ABOVE) the pairs a nearest-neighbour
+    index finds (pairs.approximate_pairs): comparing every face with every other grows as N^2."""
+    from . import pairs
+
     vectors = np.asarray(embeddings, dtype=np.float32)
+    if len(vectors) > (pairs.APPROXIMATE_ABOVE if approximate_above is None else approximate_above):
+        return pairs.approximate_pairs(vectors, threshold, block=block)
     rows, cols = [], []
     for start in range(0, len(vectors), block):
         scores = vectors[start:start + block] @ vectors.T

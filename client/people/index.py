@@ -50,6 +50,7 @@ FORMAT = 1
 MIN_FACE_SIZE = 40.0  # pixels, the box's shorter side: the aligned crop is 112 px
 MIN_CONFIDENCE = 0.7  # the detector's score
 NEW_FACES_AT_ONCE = 256  # new faces scored against the grouped ones at once (256 x 100k floats: 100 MB)
+SCORES_AT_ONCE = 64_000_000  # at most this many scores at once (256 MB): fewer new faces in a large collection
 
 # identify(embeddings k x D) -> a name or None (unknown) per face: a gallery, or any lookup
 Identify = Callable[[np.ndarray], Sequence[str | None]]
@@ -183,18 +184,23 @@ class PeopleIndex:
             return []
         threshold = self.grouping_threshold()
         grouped = np.array([i for i in self.eligible() if self.faces[i].group is not None], dtype=np.int64)
-        group_of = np.array([self.faces[i].group for i in grouped], dtype=object)
+        # by face id, so the new faces are scored against all the embeddings (no copy of the grouped ones)
+        group_of = np.full(len(self.faces), None, dtype=object)
+        group_of[grouped] = [self.faces[i].group for i in grouped]
+        vectors = self.vectors
+        at_once = max(1, min(NEW_FACES_AT_ONCE, SCORES_AT_ONCE // max(1, len(vectors))))
         members = self.members()
         photos_of = {g: {self.faces[i].sha256 for i in faces} for g, faces in members.items()}
         apart_of = self.apart_map()
         left, changed = [], set()
-        for start in range(0, len(new), NEW_FACES_AT_ONCE):
-            chunk = new[start:start + NEW_FACES_AT_ONCE]
-            scores = self.vectors[chunk] @ self.vectors[grouped].T if len(grouped) else np.empty((len(chunk), 0))
+        for start in range(0, len(new), at_once):
+            chunk = new[start:start + at_once]
+            scores = vectors[chunk] @ vectors.T if len(grouped) else np.empty((len(chunk), 0))
             for i, row in zip(chunk, scores, strict=True):
                 votes: dict[str, float] = {}
                 for k in np.flatnonzero(row >= threshold).tolist():
-                    votes[group_of[k]] = votes.get(group_of[k], 0.0) + float(row[k])
+                    if group_of[k] is not None:
+                        votes[group_of[k]] = votes.get(group_of[k], 0.0) + float(row[k])
                 face = self.faces[i]
                 for group in sorted(votes, key=lambda g: (-votes[g], group_order(g))):
                     if (self.one_person_per_photo and face.sha256 in photos_of[group]) or \
@@ -208,12 +214,11 @@ class PeopleIndex:
                 if face.group is None:
                     left.append(i)
         if left:
-            labels = self.link(left, threshold)
-            for label in np.unique(labels):
-                group = self.new_group()
-                changed.add(group)
-                for position in np.flatnonzero(labels == label).tolist():
-                    self.faces[left[position]].group = group
+            found, label_of = np.unique(self.link(left, threshold), return_inverse=True)
+            made = [self.new_group() for _ in found]
+            changed.update(made)
+            for position, k in enumerate(label_of.reshape(-1).tolist()):
+                self.faces[left[position]].group = made[k]
         if len(grouped):  # with no groups before, `link` already joined the new ones
             self.join_small(changed, threshold)
         self.name_from(identify)
@@ -248,10 +253,12 @@ class PeopleIndex:
         labels = self.link(faces, self.grouping_threshold())
         old = [self.faces[i].group for i in faces]
         taken: dict[int, str] = {}
-        for label in np.unique(labels):
-            pins = sorted({pin for k in np.flatnonzero(labels == label) if (pin := self.faces[faces[k]].pin)})
-            if pins:
-                taken[int(label)] = pins[0]  # one pin per group: the linkage keeps pins apart
+        pins_of: dict[int, set[str]] = {}
+        for label, i in zip(labels.tolist(), faces, strict=True):
+            if self.faces[i].pin:
+                pins_of.setdefault(label, set()).add(str(self.faces[i].pin))
+        for label, pins in pins_of.items():
+            taken[label] = min(pins)  # one pin per group: the linkage keeps pins apart
         overlaps: dict[tuple[int, str], int] = {}
         for label, group in zip(labels.tolist(), old, strict=True):
             if group is not None:

@@ -105,14 +105,3 @@ def test_the_plan_keeps_calibration_and_measured_people_apart():
     listed = (DATA_DIR / "lfw" / "peopleDevTest.txt").read_text().splitlines()[1:]
     test_people = {line.split("\t")[0] for line in listed}
     assert {job.identity for job in jobs if job.split == "devtest"} == test_people
-
-
-def test_scale_figures_group_a_collection_then_add_to_it(monkeypatch):
-    monkeypatch.setattr(cluster_eval, "SCALE_FACES", 1500)
-    monkeypatch.setattr(cluster_eval, "SCALE_ADD", 100)
-    measured = synthetic_faces(60, 5, 0.07, 4, "devtest")
-    found = cluster_eval.scale_figures(measured, 0.35, TABLE, 0.03, log=lambda line: None)
-    assert found["faces"] == 1500 and found["added_faces"] == 100 and found["real_faces"] == 300
-    assert found["threshold"] > 0.44  # stricter than the table's strictest entry at this size
-    real = found["scores"]["after_adding"]["measured_faces"]
-    assert real["groups"] == 60 and real["pairwise_f"] == 1.0  # well-separated people, all found
