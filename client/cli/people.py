@@ -100,8 +100,11 @@ def collector(args: argparse.Namespace):
     except ImportError as exc:
         raise SystemExit("error: --collect-unknown needs the `people` extra "
                          f"(pip install 'face-verify-client[people]'): {exc}") from None
+    folder = Path(args.collect_unknown or default_state()).expanduser()
+    if folder.exists() and not folder.is_dir():  # e.g. a clip taken for the option's value: give it last
+        raise SystemExit(f"error: --collect-unknown {folder}: not a folder")
     try:
-        return UnknownFaces(args.collect_unknown or default_state())
+        return UnknownFaces(folder)
     except PeopleError as exc:
         raise SystemExit(f"error: --collect-unknown: {exc}") from None
 

@@ -139,6 +139,8 @@ def test_a_locked_state_waits_for_the_next_write(tmp_path):
     assert collect.close() == 1 and len(PeopleIndex.load(tmp_path).faces) == 1
 
 
-def test_collecting_needs_a_gallery(visits, tmp_path):
+def test_collecting_needs_a_gallery_and_a_folder(visits, tmp_path):
     with pytest.raises(SystemExit, match="needs a gallery"):
         main(["video", "identify", str(visits), "--reference", str(visits), "--collect-unknown", str(tmp_path)])
+    with pytest.raises(SystemExit, match="not a folder"):  # the clip taken for the option's value
+        main(["video", "identify", "--collect-unknown", str(visits), str(visits)])
