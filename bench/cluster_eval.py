@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.cluster_scale import SCALE_SIZES, scale_figures
+from bench.cluster_scale import SCALE_ADD, SCALE_SIZES, collection, scale_figures
 from client.people.grouping import (
     DEFAULT_SMALL_GROUP,
     average_linkage,
@@ -55,6 +55,7 @@ DBSCAN_EPS = (0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65)  # cosine distance
 IMMICH = {"eps": 0.5, "min_samples": 3}  # Immich's face clustering defaults (max distance 0.5, min faces 3)
 HDBSCAN_SIZES = (2, 3, 5)
 PHOTO_PEOPLE = (3, 6)  # people per synthetic crowded photo
+PAIR_CHECK_FACES = 100_000  # the scale collection whose approximate pairs are checked against all pairs
 
 
 # ---------------------------------------------------------------------- the algorithms
@@ -243,7 +244,38 @@ def evaluate(faces: FaceSet, threshold: float, table: list[dict], scale: bool = 
         keep = eligible(measured)
         report["scale"] = scale_figures(measured.embeddings[keep], measured.identities[keep], threshold, table, rate,
                                         scale_sizes, log=log)
+        log("scale: the nearest-neighbour index's pairs against all pairs")
+        report["scale"]["pair_check"] = pair_check(measured.embeddings[keep], measured.identities[keep], threshold,
+                                                   table, rate, log=log)
     return report
+
+
+def pair_check(real: np.ndarray, real_people: np.ndarray, threshold: float, table: list[dict], rate: float,
+               faces: int = PAIR_CHECK_FACES, log=print) -> dict:
+    """The pairs the nearest-neighbour index finds (client/people/pairs.py) against those of
+    comparing every face with every other, in the scale collection of `faces` faces at its
+    grouping threshold: the share of the pairs found, pairs it keeps that are not among them
+    (none: each is kept on its exact similarity), and the seconds each way took."""
+    from bench.cluster_scale import same_person_spread
+    from client.people.pairs import approximate_pairs
+
+    vectors, _, order = collection(real, real_people, same_person_spread(real, real_people), faces, SCALE_ADD)
+    base = vectors[order[:faces]]
+    at = grouping_threshold(threshold, table, faces, rate)
+    started = time.perf_counter()
+    exact = similar_pairs(base, at, approximate_above=faces)
+    exact_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    found = approximate_pairs(base, at)
+    approximate_seconds = time.perf_counter() - started
+    exact_keys, found_keys = exact[0] * faces + exact[1], found[0] * faces + found[1]
+    recall = float(np.isin(exact_keys, found_keys).mean()) if len(exact_keys) else 1.0
+    check = {"faces": faces, "threshold": at, "pairs": int(len(exact_keys)), "found": int(len(found_keys)),
+             "recall": round(recall, 5), "not_among_all_pairs": int((~np.isin(found_keys, exact_keys)).sum()),
+             "all_pairs_seconds": round(exact_seconds, 1), "approximate_seconds": round(approximate_seconds, 1)}
+    log(f"  {faces:,} faces: {check['found']:,} of {check['pairs']:,} pairs found (recall {check['recall']}) in "
+        f"{approximate_seconds:.0f} s, all pairs in {exact_seconds:.0f} s")
+    return check
 
 
 def same_photo_pairs(grouping: Method, setting, measured: FaceSet, photos: np.ndarray) -> dict:

@@ -66,3 +66,12 @@ def test_a_size_runs_in_a_process_of_its_own(tmp_path):
     cluster_scale.scale_figures(real, people, 0.35, TABLE, 0.03, sizes=(700,), add=30, checkpoints=tmp_path,
                                 log=lines.append)
     assert any("read from" in line for line in lines)
+
+
+def test_the_index_pairs_are_checked_against_all_pairs():
+    from bench import cluster_eval
+
+    real, people = real_faces()
+    check = cluster_eval.pair_check(real, people, 0.35, TABLE, 0.03, faces=1200, log=lambda line: None)
+    assert check["faces"] == 1200 and check["pairs"] > 1000
+    assert check["recall"] == 1.0 and check["found"] == check["pairs"] and check["not_among_all_pairs"] == 0
