@@ -151,13 +151,16 @@ class Watcher:
         knobs; reid_every defaults to RECHECK_S seconds of frames).
     collect: the unknown people's faces go to this people state (client/people/unknown.py's
         UnknownFaces; its `close()` writes what is left).
+    opencv_threads: OpenCV's threads per call (detection, resizing) while the cameras run, set
+        for the process: 1 (default) lets the cameras' threads share the cores without each
+        call contending for all of them; None leaves OpenCV's setting as it is.
     """
 
     def __init__(self, cameras: list[Camera], client_factory: Callable[[], FaceClient], identifier: Identifier,
                  sinks: list[Sink], *, fps: float = DEFAULT_FPS, health: str | None = None,
                  health_every_s: float = 2.0, snapshots: SnapshotFolder | None = None,
                  source_options: dict | None = None, frame_options: dict | None = None,
-                 collect: UnknownFaces | None = None) -> None:
+                 collect: UnknownFaces | None = None, opencv_threads: int | None = 1) -> None:
         names = [camera.name for camera in cameras]
         if len(set(names)) != len(names):
             raise ValueError(f"camera names must differ: {names}")
@@ -169,9 +172,14 @@ class Watcher:
             for watch in self.watches:
                 collect.attach(watch)
         self.health_path, self.health_every_s = health, health_every_s
+        self.opencv_threads = opencv_threads
 
     def run(self, stop: threading.Event) -> dict[str, dict]:
         """Runs every camera; returns their final health."""
+        if self.opencv_threads is not None:
+            import cv2
+
+            cv2.setNumThreads(self.opencv_threads)
         threads = [threading.Thread(target=self._run_one, args=(watch, stop), name=f"camera-{watch.camera.name}",
                                     daemon=True) for watch in self.watches]
         for thread in threads:
