@@ -382,6 +382,84 @@ class GalleryReport(Report):
     results: list[GalleryRow]
 
 
+# -- make cluster-eval: reports/clusters.json ------------------------------------------------
+
+class ClusterScores(Shape):
+    pairwise_precision: float
+    pairwise_recall: float
+    pairwise_f: float
+    bcubed_f: float
+    groups: int
+
+
+class ClusterResult(ClusterScores):
+    method: str
+    setting: str
+
+
+class ClusterChoice(Shape):
+    algorithm: str
+    setting: str
+
+
+class ClusterMeasured(Shape):
+    results: list[ClusterResult]
+
+
+class ScaleScores(Shape):
+    all: ClusterScores
+    measured_faces: ClusterScores  # the real faces among the synthetic ones
+
+
+class ScaleStages(Shape):
+    grouped: ScaleScores
+    after_adding: ScaleScores
+
+
+class ClusterScaleSize(Shape):
+    """A collection of `faces` grouped from nothing, then `added_faces` placed; peak memory:
+    the process's resident high-water mark during each step, GB."""
+
+    faces: int
+    threshold: float
+    pairs: Literal["exact", "approximate"]
+    groups: int
+    group_seconds: float
+    collection_rss_gb: float  # the peak while the collection was made, before grouping
+    group_peak_rss_gb: float
+    added_faces: int
+    add_seconds: float
+    add_peak_rss_gb: float
+    scores: ScaleStages
+
+
+class PairCheck(Shape):
+    """The nearest-neighbour index's pairs against all pairs at or above the threshold."""
+
+    faces: int
+    pairs: int
+    found: int
+    recall: float
+    not_among_all_pairs: int
+    all_pairs_seconds: float
+    approximate_seconds: float
+
+
+class ClusterScale(Shape):
+    real_faces: int
+    synthetic_spread: float
+    added_faces: int
+    sizes: list[ClusterScaleSize]
+    pair_check: PairCheck | None = None
+
+
+class ClustersReport(Report):
+    served_threshold: float
+    chosen: ClusterChoice
+    measured: ClusterMeasured
+    scale: ClusterScale | None = None  # only with --scale
+
+
 # -- make evaluate: reports/metrics.json ------------------------------------------------------
 
 class PairScores(Shape):
@@ -463,6 +541,7 @@ SHAPES: dict[str, type[Report]] = {
     "gallery_scale.json": GalleryScaleReport,
     "gallery_served.json": GalleryServedReport,
     "gallery.json": GalleryReport,
+    "clusters.json": ClustersReport,
     "metrics.json": MetricsReport,
     "demo_eval.json": DemoEvalReport,
     "ui/browser.json": BrowserReport,
