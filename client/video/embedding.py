@@ -25,6 +25,7 @@ from .detection import LocalDetector
 logger = logging.getLogger(__name__)
 
 EVERY_FACE, NEEDED_FACES = "every-face", "needed-faces"
+RESEND_EVERY = 300  # 30 s of a stream at 10 fps
 CROP_MARGIN = 0.5  # of the box's size on each side: the detector sees the whole head and some context
 THUMBNAIL_PX = 16
 
@@ -56,10 +57,12 @@ class FaceEmbedder:
     crop_margin: NEEDED_FACES crops: the share of the box added on each side.
     detect_here: NEEDED_FACES: detect frames here with the service's settings (False: every
         frame is sent to the service for its boxes).
+    resend_every: frames detected here between two sent to the service, so its model,
+        thresholds and detector settings stay current (a restarted service may hold new weights).
     """
 
     def __init__(self, client: FaceClient, mode: str = NEEDED_FACES, crop_margin: float = CROP_MARGIN,
-                 detect_here: bool = True) -> None:
+                 detect_here: bool = True, resend_every: int = RESEND_EVERY) -> None:
         if mode not in (EVERY_FACE, NEEDED_FACES):
             raise ValueError(f"mode must be {EVERY_FACE!r} or {NEEDED_FACES!r}, not {mode!r}")
         self.client, self.mode, self.crop_margin, self.detect_here = client, mode, crop_margin, detect_here
@@ -67,12 +70,15 @@ class FaceEmbedder:
         self.sent_frames = 0  # frames sent to the service (the rest were detected here)
         self.detector: LocalDetector | None = None
         self._answer: EmbeddingResult | None = None  # the service's last boxes-only answer: model, thresholds
+        self.resend_every, self._detected = resend_every, 0  # frames detected here since the last one sent
 
     def frame(self, frame) -> EmbeddingResult:
         """The frame's faces: with embeddings (EVERY_FACE), or boxes only (embedding [])."""
         if self.mode == NEEDED_FACES:
             height, width = frame.shape[:2]
-            if self.detector is not None and self.detector.size == (width, height) and self._answer is not None:
+            if (self.detector is not None and self.detector.size == (width, height) and self._answer is not None
+                    and self._detected < self.resend_every):
+                self._detected += 1
                 return self._answer.model_copy(update={"faces": self.detector.detect(frame)})
             try:
                 answer = self._boxes(frame)
@@ -91,14 +97,15 @@ class FaceEmbedder:
         return answer
 
     def _detect_next(self, answer: EmbeddingResult, size: tuple[int, int]) -> None:
-        self._answer = answer
-        if self.detector is not None and self.detector.size == size:
+        self._answer, self._detected = answer, 0
+        if self.detector is not None and self.detector.size == size and self.detector.settings == answer.detector:
             return
         try:
             self.detector = LocalDetector.for_frames(answer.detector, size)
         except ImportError as exc:  # no OpenCV here
-            self.detector = None
-            logger.warning("frames are detected by the service (%s)", exc)
+            self.detector, self.detect_here = None, False
+            logger.warning("frames are sent to the service for their boxes (%s)", exc)
+            return
         if self.detector is None:
             self.detect_here = False
             logger.warning("no copy of the service's detector here (%s): every frame is sent for its boxes",

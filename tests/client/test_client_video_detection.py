@@ -107,3 +107,16 @@ def test_an_unknown_model_file_is_not_found_here():
     assert find_model("no-such-detector.onnx") is None
     settings = served(FaceDetector(), frame_of((640, 480))).detector.model_copy(update={"model": "other.onnx"})
     assert LocalDetector.for_frames(settings, (640, 480)) is None
+
+
+def test_a_frame_is_sent_again_every_so_often_and_new_settings_are_taken():
+    service = BoxesOnlyService()
+    embedder = FaceEmbedder(service, NEEDED_FACES, resend_every=3)
+    for _ in range(9):
+        embedder.frame(frame_of((640, 480)))
+    assert embedder.sent_frames == 3 and len(service.frames_sent) == 3  # frames 1, 5 and 9
+    first = embedder.detector
+    service.detector = FaceDetector(score_threshold=0.8)  # the service restarted with other settings
+    for _ in range(4):
+        embedder.frame(frame_of((640, 480)))
+    assert embedder.detector is not first and embedder.detector.settings.score_threshold == 0.8
