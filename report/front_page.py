@@ -147,6 +147,16 @@ def live(doc: StreamReport) -> str:
             f"{doc.video_identify.real_time_factor:.1f}x real time")
 
 
+def cameras(doc: StreamReport) -> str:
+    if doc.cameras is None:
+        return "_not in the report_"
+    four = doc.cameras.run(4)
+    at_four = ("" if four is None or four.event_latency_ms is None else
+               f" (4 cameras: {pct(four.identified_share.mean)} of frames identified, event latency p95 "
+               f"{four.event_latency_ms.p95:.0f} ms)")
+    return f"640x480 streams at 10 fps, 1-3 faces: {doc.cameras.most_cameras_kept_up} cameras kept up{at_four}"
+
+
 FIGURES = [
     Figure("Verification, LFW pairsDevTest (people never trained on)", "metrics.json", verification),
     Figure("Held-out CelebA (people never trained on)", "metrics.json", heldout),
@@ -160,6 +170,8 @@ FIGURES = [
     Figure("Web page: click to verdicts on screen", "ui/browser.json", web_page),
     Figure("Live identification (frames through the service + tracking)", "stream.json", live,
            lambda _: WRITERS["stream.json"]),  # the make target, not the recorded run's ports
+    Figure("Cameras watched at once (`watch`, 2 cores)", "stream.json", cameras,
+           lambda _: WRITERS["stream.json"]),
     Figure("Capacity (replicas behind nginx, 2 cores)", "capacity.json", capacity),
     Figure("Replica killed under load", "load_replicas.json", failover,
            lambda _: 'make serve REPLICAS=2 && make loadtest REPLICAS=2 LOAD_ARGS="--duration 30"'),

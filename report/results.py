@@ -292,10 +292,36 @@ class VideoIdentify(Shape):
     real_time_factor: float
 
 
+class CameraShare(Shape):
+    min: float
+    mean: float
+
+
+class CameraRun(Shape):
+    cameras: int
+    embed: str
+    detected: str = "service"  # runs before detection moved next to the cameras
+    identified_share: CameraShare
+    keeps_up: bool
+    event_latency_ms: LatencySummary | None
+
+
+class Cameras(Shape):
+    most_cameras_kept_up: int
+    runs: list[CameraRun]
+
+    def run(self, cameras: int) -> CameraRun | None:
+        """The run with `cameras` cameras as `watch` runs them (faces due for a look-up
+        embedded, frames detected next to the cameras)."""
+        return next((r for r in self.runs if r.cameras == cameras and r.embed == "needed-faces"
+                     and r.detected == "camera side"), None)
+
+
 class StreamReport(Report):
     live: Live
     lfw_clip: LfwClip
     video_identify: VideoIdentify
+    cameras: Cameras | None = None
 
 
 # -- make gallery-bench: reports/gallery_scale.json -------------------------------------------

@@ -60,7 +60,11 @@ def test_no_face_result():
 def test_embedding_and_health_round_trip():
     sample = sample_embedding()
     result = EmbeddingResult.model_validate(sample)
-    assert result.model_dump(mode="json") == sample
+    assert result.model_dump(mode="json", exclude_none=True) == sample and result.detector is None
+    detector = {"model": "yunet.onnx", "score_threshold": 0.6, "nms_threshold": 0.3, "top_k": 5000,
+                "input_size": [640, 360], "scale": 0.5, "max_faces": 16}
+    boxes_only = sample | {"faces": [face | {"embedding": []} for face in sample["faces"]], "detector": detector}
+    assert EmbeddingResult.model_validate(boxes_only).model_dump(mode="json") == boxes_only
     assert result.boxes == [(1.0, 2.0, 30.0, 40.0), (50.0, 60.0, 20.0, 25.0)]
     assert result.embeddings[0] == [0.6, 0.8]
     assert Health.model_validate({"status": "Healthy"}).healthy
@@ -71,7 +75,7 @@ def test_aliases_name_the_same_weights_and_older_servers_send_none():
     names = {"model": "face-embed:sface-3f9a12bc", "aliases": ["face-embed:sface-20261201"]}
     sample = sample_embedding() | names
     assert EmbeddingResult.model_validate(sample).aliases == ["face-embed:sface-20261201"]
-    assert EmbeddingResult.model_validate(sample).model_dump(mode="json") == sample
+    assert EmbeddingResult.model_validate(sample).model_dump(mode="json", exclude_none=True) == sample
     assert VerificationResult.model_validate(sample_verification(1) | {"aliases": ["v"]}).aliases == ["v"]
     batch = EmbeddingBatch.model_validate(names | {"photos": [{"name": "image_1", "faces": sample["faces"]}]})
     assert batch.result(0).aliases == ["face-embed:sface-20261201"]  # one photo of many: as `embed` answers it
